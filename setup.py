@@ -1,0 +1,66 @@
+"""Extension list and build switches; all metadata lives in pyproject.toml.
+
+Switches (environment variables):
+  SMPPFAST_DEBUG_BUILD=1     -O0 -g3, Cython bounds checks on
+  SMPPFAST_CYTHON_TRACE=1    line tracing for coverage
+  SMPPFAST_CYTHON_ANNOTATE=1 write the Cython HTML annotation next to each .pyx
+"""
+
+import os
+import sys
+
+from setuptools import Extension, setup
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # pragma: no cover - the build requirements include Cython
+    sys.exit("smppfast: building from source needs Cython 3 (pip install 'Cython>=3.1,<3.4').")
+
+DEBUG = os.environ.get("SMPPFAST_DEBUG_BUILD") == "1"
+TRACE = os.environ.get("SMPPFAST_CYTHON_TRACE") == "1"
+ANNOTATE = os.environ.get("SMPPFAST_CYTHON_ANNOTATE") == "1"
+# Development aid: build only these extensions (comma-separated names, e.g. "_text").
+ONLY = {n for n in os.environ.get("SMPPFAST_ONLY", "").split(",") if n}
+
+if sys.platform == "win32":
+    cflags = ["/O2"]
+else:
+    cflags = ["-std=c11", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
+    cflags += ["-O0", "-g3"] if DEBUG else ["-O2"]
+
+macros = [("CYTHON_TRACE_NOGIL", "1")] if TRACE else []
+
+
+def ext(name, sources):
+    return Extension(
+        f"smppfast.{name}",
+        [f"src/smppfast/{name}.pyx", *sources],
+        include_dirs=["csrc"],
+        extra_compile_args=cflags,
+        define_macros=macros,
+    )
+
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "cdivision": True,
+    "embedsignature": True,
+    "linetrace": TRACE,
+}
+
+setup(
+    ext_modules=cythonize(
+        [
+            e
+            for e in (
+                ext("_codec", []),
+                ext("_text", ["csrc/gsm0338.c"]),
+            )
+            if not ONLY or e.name.split(".")[-1] in ONLY
+        ],
+        compiler_directives=directives,
+        annotate=ANNOTATE,
+    ),
+)

@@ -1,0 +1,614 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+"""Text codecs for SMPP short messages: data_coding choice, part counting, splitting.
+
+The per-character work is done in C (``csrc/gsm0338.c``) straight on the
+storage of the ``str`` (1, 2 or 4 bytes per code point), so no Python call is
+made per character. See ``_text.pyi`` for the documented API.
+
+data_coding values understood (SMPP 3.4 section 5.2.19):
+  0  SMSC default alphabet: GSM 03.38 unless changed with set_default_alphabet()
+  1  IA5 (ASCII)          3  Latin-1          8  UCS-2 (UTF-16BE, surrogate pairs kept)
+  2, 4  8-bit binary: refused for text (bytes can be split with split_text)
+and, because SMSCs pass GSM 03.48 data coding schemes through, 0x10-0x1F
+(general group with a message class; bits 3-2 select GSM 7-bit, 8-bit or UCS-2)
+and 0xF0-0xF7 (message class group; bit 2 selects GSM 7-bit or 8-bit).
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.unicode cimport (
+    PyUnicode_DATA,
+    PyUnicode_DecodeASCII,
+    PyUnicode_DecodeLatin1,
+    PyUnicode_DecodeUTF16,
+    PyUnicode_GET_LENGTH,
+    PyUnicode_KIND,
+    PyUnicode_New,
+)
+from libc.stdint cimport uint8_t, uint32_t
+from libc.string cimport memcpy
+
+import os
+
+from smppfast.errors import TextError
+
+__all__ = [
+    "Part",
+    "encode_text",
+    "decode_text",
+    "count_parts",
+    "split_text",
+    "pack_septets",
+    "unpack_septets",
+    "set_default_alphabet",
+    "get_default_alphabet",
+]
+
+
+cdef extern from "gsm0338.h" nogil:
+    ctypedef Py_ssize_t ptrdiff_t
+    ctypedef enum sms_enc:
+        SMS_ENC_GSM
+        SMS_ENC_UCS2
+        SMS_ENC_LATIN1
+        SMS_ENC_ASCII
+    int SMS_E_UNENCODABLE
+    int SMS_E_NOSPACE
+    int SMS_E_BADSEPTET
+    int SMS_E_TOOMANY
+    int SMS_E_SHORT
+
+    ptrdiff_t sms_measure(const void *text, int kind, size_t length, sms_enc enc, int replace, size_t *bad)
+    ptrdiff_t sms_encode(const void *text, int kind, size_t length, sms_enc enc, int replace,
+                         uint8_t *out, size_t cap, size_t *bad)
+    ptrdiff_t sms_split(const void *text, int kind, size_t length, sms_enc enc, int replace,
+                        size_t single_limit, size_t part_limit, size_t *ends, size_t max_parts, size_t *bad)
+    ptrdiff_t gsm_decoded_length(const uint8_t *septets, size_t n, int replace, uint32_t *maxchar, size_t *bad)
+    ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, int kind, size_t cap,
+                         size_t *bad)
+    size_t gsm_packed_length(const uint8_t *septets, size_t n, int cr_pad)
+    ptrdiff_t gsm_pack(const uint8_t *septets, size_t n, int cr_pad, uint8_t *out, size_t cap, size_t *bad)
+    ptrdiff_t gsm_unpack(const uint8_t *packed, size_t length, size_t count, uint8_t *out, size_t cap)
+    size_t gsm_unpacked_count(const uint8_t *packed, size_t length)
+
+
+# Charsets as seen from Python: the four C encoders plus "automatic" and the
+# two that are refused for text.
+cdef enum:
+    ENC_AUTO = -1
+    ENC_BINARY = -2
+
+cdef enum:
+    # Texts whose worst-case encoding fits here are encoded in one pass on the
+    # C stack and copied once into the result; longer ones are measured first
+    # so the bytes object can be created at its exact size.
+    STACK_BYTES = 4096
+    # Longest message: the UDH and SAR references both allow 255 parts at most
+    # (3GPP TS 23.040 9.2.3.24.1; SMPP 3.4 5.3.2.23).
+    MAX_PARTS = 255
+    MAX_PAYLOAD = 65535
+    TAG_SAR_MSG_REF_NUM = 0x020C
+    TAG_SAR_TOTAL_SEGMENTS = 0x020E
+    TAG_SAR_SEGMENT_SEQNUM = 0x020F
+    TAG_MESSAGE_PAYLOAD = 0x0424
+    ESM_UDHI = 0x40
+
+
+cdef dict _ALPHABETS = {"gsm0338": SMS_ENC_GSM, "latin1": SMS_ENC_LATIN1, "ascii": SMS_ENC_ASCII}
+cdef str _default_alphabet = "gsm0338"
+cdef int _default_enc = SMS_ENC_GSM
+
+cdef tuple _CHARSET_NAMES = ("GSM 03.38", "UCS-2 (UTF-16BE)", "Latin-1", "ASCII (IA5)")
+
+# Rolling references. They start at a random point so two processes (or one
+# restarted) sending to the same handset are unlikely to reuse a reference
+# that the handset would merge with an earlier message's parts.
+cdef unsigned int _udh_ref = int.from_bytes(os.urandom(1), "big")
+cdef unsigned int _sar_ref = int.from_bytes(os.urandom(2), "big")
+cdef cython.pymutex _ref_lock
+
+
+cdef unsigned int _next_udh_ref():
+    global _udh_ref
+    with _ref_lock:
+        _udh_ref = _udh_ref % 255 + 1
+        return _udh_ref
+
+
+cdef unsigned int _next_sar_ref():
+    global _sar_ref
+    with _ref_lock:
+        _sar_ref = _sar_ref % 65535 + 1
+        return _sar_ref
+
+
+def set_default_alphabet(str name not None) -> None:
+    """Set what data_coding 0 means: "gsm0338" (default), "latin1" or "ascii"."""
+    global _default_alphabet, _default_enc
+    try:
+        _default_enc = _ALPHABETS[name]
+    except KeyError:
+        raise TextError(f"unknown alphabet {name!r}; expected one of {', '.join(_ALPHABETS)}") from None
+    _default_alphabet = name
+
+
+def get_default_alphabet() -> str:
+    """Return the current meaning of data_coding 0."""
+    return _default_alphabet
+
+
+cdef inline bint _replace_flag(str errors) except -1:
+    if errors == "strict":
+        return False
+    if errors == "replace":
+        return True
+    raise TextError(f"errors must be 'strict' or 'replace', not {errors!r}")
+
+
+cdef int _alphabet_enc(object alphabet) except -10:
+    if alphabet is None:
+        return _default_enc
+    try:
+        return _ALPHABETS[alphabet]
+    except (KeyError, TypeError):
+        raise TextError(f"unknown alphabet {alphabet!r}; expected one of {', '.join(_ALPHABETS)}") from None
+
+
+cdef int _coding_enc(object data_coding, object alphabet) except -10:
+    """Charset of a data_coding value (ENC_AUTO for None)."""
+    cdef long dc
+    if data_coding is None:
+        return ENC_AUTO
+    dc = data_coding
+    if dc == 0:
+        return _alphabet_enc(alphabet)
+    if dc == 1:
+        return SMS_ENC_ASCII
+    if dc == 3:
+        return SMS_ENC_LATIN1
+    if dc == 8:
+        return SMS_ENC_UCS2
+    if dc == 2 or dc == 4:
+        return ENC_BINARY
+    if 0x10 <= dc <= 0x1F:
+        # GSM 03.38 DCS general group, uncompressed, message class present.
+        dc = (dc >> 2) & 3
+        if dc == 0:
+            return SMS_ENC_GSM
+        if dc == 1:
+            return ENC_BINARY
+        if dc == 2:
+            return SMS_ENC_UCS2
+    elif 0xF0 <= dc <= 0xF7:
+        return ENC_BINARY if dc & 0x04 else SMS_ENC_GSM
+    raise TextError(f"data_coding 0x{dc:02X} is not a supported text coding")
+
+
+cdef int _raise_binary(object data_coding) except -1:
+    raise TextError(f"data_coding {data_coding} is 8-bit binary data, not text; pass bytes to split_text")
+
+
+cdef int _raise_encode(str text, ptrdiff_t r, size_t bad, int enc) except -1:
+    if r == SMS_E_UNENCODABLE:
+        ch = text[bad]
+        raise TextError(
+            f"character {ch!r} (U+{ord(ch):04X}) at position {bad} cannot be encoded in {_CHARSET_NAMES[enc]}",
+            char=ch,
+            position=bad,
+        )
+    raise SystemError(f"smppfast._text: encoder failed with code {r}")  # a bug, not bad input
+
+
+cdef inline size_t _max_octets(int enc, size_t n):
+    # Worst case per character: an extension pair (2 septets), a surrogate
+    # pair (4 octets) or one octet.
+    if enc == SMS_ENC_GSM:
+        return 2 * n
+    if enc == SMS_ENC_UCS2:
+        return 4 * n
+    return n
+
+
+cdef bytes _encode(str text, int enc, bint replace):
+    """Encode with a fixed charset; TextError names the first bad character."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void *data = PyUnicode_DATA(text)
+    cdef size_t bad = 0
+    cdef ptrdiff_t r
+    cdef uint8_t buf[STACK_BYTES]
+    cdef bytes out
+    if kind == 1 and (enc == SMS_ENC_LATIN1 or (enc == SMS_ENC_ASCII and _is_ascii(<const uint8_t *>data, n))):
+        # The str storage already is the encoding.
+        return PyBytes_FromStringAndSize(<const char *>data, n)
+    if _max_octets(enc, n) <= STACK_BYTES:
+        r = sms_encode(data, kind, n, <sms_enc>enc, replace, buf, STACK_BYTES, &bad)
+        if r < 0:
+            _raise_encode(text, r, bad, enc)
+        return PyBytes_FromStringAndSize(<const char *>buf, r)
+    r = sms_measure(data, kind, n, <sms_enc>enc, replace, &bad)
+    if r < 0:
+        _raise_encode(text, r, bad, enc)
+    if enc == SMS_ENC_UCS2:
+        r *= 2
+    out = PyBytes_FromStringAndSize(NULL, r)
+    r = sms_encode(data, kind, n, <sms_enc>enc, replace, <uint8_t *>PyBytes_AS_STRING(out), r, &bad)
+    if r < 0:
+        _raise_encode(text, r, bad, enc)
+    return out
+
+
+cdef inline bint _is_ascii(const uint8_t *data, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    cdef uint8_t acc = 0
+    for i in range(n):
+        acc |= data[i]
+    return acc < 0x80
+
+
+cdef int _auto_enc(str text) except -10:
+    """GSM 03.38 when every character fits, else UCS-2."""
+    cdef size_t bad = 0
+    if sms_measure(PyUnicode_DATA(text), PyUnicode_KIND(text), PyUnicode_GET_LENGTH(text),
+                   SMS_ENC_GSM, 0, &bad) >= 0:
+        return SMS_ENC_GSM
+    return SMS_ENC_UCS2
+
+
+def encode_text(str text not None, data_coding=None, *, str errors="strict", alphabet=None):
+    cdef bint replace = _replace_flag(errors)
+    cdef int enc
+    cdef Py_ssize_t n
+    cdef size_t bad = 0
+    cdef ptrdiff_t r
+    cdef uint8_t buf[STACK_BYTES]
+    if data_coding is not None:
+        enc = _coding_enc(data_coding, alphabet)
+        if enc == ENC_BINARY:
+            _raise_binary(data_coding)
+        return (data_coding, _encode(text, enc, replace))
+    n = PyUnicode_GET_LENGTH(text)
+    if 2 * <size_t>n <= STACK_BYTES:
+        # Optimistic single pass: try GSM straight into the stack buffer.
+        r = sms_encode(PyUnicode_DATA(text), PyUnicode_KIND(text), n, SMS_ENC_GSM, 0, buf, STACK_BYTES, &bad)
+        if r >= 0:
+            return (0, PyBytes_FromStringAndSize(<const char *>buf, r))
+        return (8, _encode(text, SMS_ENC_UCS2, replace))
+    enc = _auto_enc(text)
+    return (0 if enc == SMS_ENC_GSM else 8, _encode(text, enc, replace))
+
+
+cdef str _decode_gsm(const uint8_t *data, Py_ssize_t n, bint replace):
+    cdef uint32_t maxchar = 0
+    cdef size_t bad = 0
+    cdef ptrdiff_t count, r
+    cdef str out
+    count = gsm_decoded_length(data, n, replace, &maxchar, &bad)
+    if count < 0:
+        raise TextError(f"octet 0x{data[bad]:02X} at position {bad} is not a GSM 03.38 septet", position=bad)
+    out = PyUnicode_New(count, maxchar)
+    r = gsm_decode(data, n, replace, PyUnicode_DATA(out), PyUnicode_KIND(out), count, &bad)
+    if r != count:
+        raise SystemError(f"smppfast._text: GSM decoder failed with code {r}")
+    return out
+
+
+cdef str _decode_with(object codec, const char *data, Py_ssize_t n, bint replace):
+    cdef int byteorder = 1  # big endian, no BOM handling
+    cdef const char *err = b"replace" if replace else b"strict"
+    try:
+        if codec == "ucs2":
+            return PyUnicode_DecodeUTF16(<char *>data, n, <char *>err, &byteorder)
+        return PyUnicode_DecodeASCII(<char *>data, n, <char *>err)
+    except UnicodeDecodeError as exc:
+        raise TextError(f"cannot decode {codec} data at octet {exc.start}: {exc.reason}",
+                        position=exc.start) from None
+
+
+def decode_text(data, data_coding, *, str errors="strict", alphabet=None) -> str:
+    cdef bint replace = _replace_flag(errors)
+    cdef int enc
+    cdef Py_buffer view
+    cdef const char *p
+    cdef Py_ssize_t n
+    if data_coding is None:
+        raise TextError("decode_text needs the data_coding the data was sent with")
+    enc = _coding_enc(data_coding, alphabet)
+    if enc == ENC_BINARY:
+        raise TextError(f"data_coding {data_coding} is 8-bit binary data, not text")
+    if type(data) is bytes:
+        return _decode(enc, PyBytes_AS_STRING(data), len(<bytes>data), replace)
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        return _decode(enc, <const char *>view.buf, view.len, replace)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef str _decode(int enc, const char *p, Py_ssize_t n, bint replace):
+    if enc == SMS_ENC_GSM:
+        return _decode_gsm(<const uint8_t *>p, n, replace)
+    if enc == SMS_ENC_LATIN1:
+        return PyUnicode_DecodeLatin1(<char *>p, n, NULL)
+    if enc == SMS_ENC_ASCII:
+        return _decode_with("ascii", p, n, replace)
+    if n & 1:
+        raise TextError(f"UCS-2 data has an odd length ({n} octets)", position=n - 1)
+    return _decode_with("ucs2", p, n, replace)
+
+
+def pack_septets(septets, *, bint cr_pad=False) -> bytes:
+    cdef Py_buffer view
+    cdef size_t bad = 0
+    cdef ptrdiff_t r
+    cdef size_t size
+    cdef bytes out
+    PyObject_GetBuffer(septets, &view, PyBUF_SIMPLE)
+    try:
+        size = gsm_packed_length(<const uint8_t *>view.buf, view.len, cr_pad)
+        out = PyBytes_FromStringAndSize(NULL, size)
+        r = gsm_pack(<const uint8_t *>view.buf, view.len, cr_pad, <uint8_t *>PyBytes_AS_STRING(out), size, &bad)
+        if r == SMS_E_BADSEPTET:
+            raise TextError(
+                f"octet 0x{(<const uint8_t *>view.buf)[bad]:02X} at position {bad} is not a septet",
+                position=bad,
+            )
+        if r < 0:
+            raise TextError(f"cannot pack {view.len} septets (code {r})")
+        return out
+    finally:
+        PyBuffer_Release(&view)
+
+
+def unpack_septets(data, count=None) -> bytes:
+    cdef Py_buffer view
+    cdef ptrdiff_t r
+    cdef Py_ssize_t c
+    cdef bytes out
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        if count is None:
+            c = gsm_unpacked_count(<const uint8_t *>view.buf, view.len)
+        else:
+            c = count
+            if c < 0:
+                raise TextError(f"septet count must not be negative, got {c}")
+        out = PyBytes_FromStringAndSize(NULL, c)
+        r = gsm_unpack(<const uint8_t *>view.buf, view.len, c, <uint8_t *>PyBytes_AS_STRING(out), c)
+        if r == SMS_E_SHORT:
+            raise TextError(f"{view.len} packed octets cannot hold {c} septets")
+        if r < 0:
+            raise TextError(f"cannot unpack {c} septets (code {r})")
+        return out
+    finally:
+        PyBuffer_Release(&view)
+
+
+@cython.final
+cdef class Part:
+    """One short message of a split text, ready for a SubmitSm."""
+
+    cdef readonly bytes short_message
+    cdef readonly int esm_class
+    cdef readonly int data_coding
+    cdef readonly dict tlvs
+
+    def __init__(self, bytes short_message not None=b"", int esm_class=0, int data_coding=0, dict tlvs=None):
+        self.short_message = short_message
+        self.esm_class = esm_class
+        self.data_coding = data_coding
+        self.tlvs = {} if tlvs is None else tlvs
+
+    def __eq__(self, other):
+        cdef Part o
+        if not isinstance(other, Part):
+            return NotImplemented
+        o = <Part>other
+        return (self.short_message == o.short_message and self.esm_class == o.esm_class
+                and self.data_coding == o.data_coding and self.tlvs == o.tlvs)
+
+    # Equal parts hold a mutable dict: unhashable, like other mutable values.
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"Part(short_message={self.short_message!r}, esm_class=0x{self.esm_class:02X}, "
+                f"data_coding={self.data_coding}, tlvs={self.tlvs!r})")
+
+    def __reduce__(self):
+        return (Part, (self.short_message, self.esm_class, self.data_coding, dict(self.tlvs)))
+
+
+cdef enum Method:
+    M_UDH
+    M_SAR
+    M_PAYLOAD
+
+
+cdef Method _method(str method) except *:
+    if method == "udh":
+        return M_UDH
+    if method == "sar":
+        return M_SAR
+    if method == "payload":
+        return M_PAYLOAD
+    raise TextError(f"method must be 'udh', 'sar' or 'payload', not {method!r}")
+
+
+cdef void _limits(int enc, bint wide_ref, size_t *single, size_t *part) noexcept:
+    """Units per part: one part, or one part beside a concatenation header.
+
+    The UDH with an 8-bit reference is 6 octets (7 septets with its fill bit),
+    with a 16-bit reference 7 octets (8 septets); SAR parts get the 16-bit
+    limits because the SMSC adds that UDH itself (3GPP TS 23.040 9.2.3.24.1).
+    """
+    if enc == SMS_ENC_GSM:
+        single[0] = 160
+        part[0] = 152 if wide_ref else 153
+    elif enc == SMS_ENC_UCS2:
+        single[0] = 70
+        part[0] = 66 if wide_ref else 67
+    else:
+        single[0] = 140
+        part[0] = 133 if wide_ref else 134
+
+
+cdef long _check_reference(object reference, long top) except -1:
+    cdef long ref
+    if isinstance(reference, bool) or not isinstance(reference, int):
+        raise TextError(f"reference must be an int, not {type(reference).__name__}")
+    if not 0 <= reference <= top:
+        raise TextError(f"reference {reference} is out of range 0..{top}")
+    ref = reference
+    return ref
+
+
+cdef class _Plan:
+    """What to split: the text's charset and storage, or raw octets."""
+    cdef int enc              # SMS_ENC_* or ENC_BINARY for bytes input
+    cdef object data_coding   # what goes into Part.data_coding
+    cdef str text             # None for bytes input
+    cdef bytes octets         # bytes input
+
+
+cdef _Plan _plan(object text, object data_coding, object alphabet):
+    cdef _Plan plan = _Plan.__new__(_Plan)
+    cdef int enc
+    if isinstance(text, str):
+        enc = _coding_enc(data_coding, alphabet)
+        if enc == ENC_BINARY:
+            _raise_binary(data_coding)
+        if enc == ENC_AUTO:
+            enc = _auto_enc(<str>text)
+            data_coding = 0 if enc == SMS_ENC_GSM else 8
+        plan.enc = enc
+        plan.text = <str>text
+    elif isinstance(text, (bytes, bytearray, memoryview)):
+        if data_coding is None:
+            data_coding = 4
+        elif _coding_enc(data_coding, alphabet) != ENC_BINARY:
+            raise TextError(f"bytes need a binary data_coding (2 or 4), not {data_coding}")
+        plan.enc = ENC_BINARY
+        plan.octets = bytes(text)
+    else:
+        raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
+    plan.data_coding = data_coding
+    return plan
+
+
+cdef Py_ssize_t _split_points(_Plan plan, bint replace, bint wide_ref, size_t *ends, size_t max_parts) except -1:
+    """Fill ends[] with the unit offset where each part ends; return the part count."""
+    cdef size_t single = 0, part = 0, bad = 0, total, i
+    cdef ptrdiff_t r
+    cdef str text
+    _limits(plan.enc, wide_ref, &single, &part)
+    if plan.enc == ENC_BINARY:
+        total = len(plan.octets)
+        if total <= single:
+            ends[0] = total
+            return 1
+        r = (total + part - 1) // part
+        if <size_t>r > max_parts:
+            raise TextError(f"binary data needs {r} parts, more than {max_parts}")
+        for i in range(<size_t>r):
+            ends[i] = min((i + 1) * part, total)
+        return r
+    text = plan.text
+    r = sms_split(PyUnicode_DATA(text), PyUnicode_KIND(text), PyUnicode_GET_LENGTH(text), <sms_enc>plan.enc,
+                  replace, single, part, ends, max_parts, &bad)
+    if r == SMS_E_TOOMANY:
+        raise TextError(f"text needs more than {max_parts} parts")
+    if r < 0:
+        _raise_encode(text, r, bad, plan.enc)
+    return r
+
+
+def count_parts(text, data_coding=None, *, str method="udh", reference=None, str errors="strict",
+                alphabet=None) -> int:
+    cdef bint replace = _replace_flag(errors)
+    cdef Method m = _method(method)
+    cdef _Plan plan = _plan(text, data_coding, alphabet)
+    cdef size_t single = 0, part = 0, bad = 0, total
+    cdef bint wide = m == M_SAR or (reference is not None and _check_reference(reference, 65535) > 255)
+    cdef ptrdiff_t r
+    if m == M_PAYLOAD:
+        return 1
+    _limits(plan.enc, wide, &single, &part)
+    if plan.enc == ENC_BINARY:
+        total = len(plan.octets)
+        return 1 if total <= single else (total + part - 1) // part
+    r = sms_split(PyUnicode_DATA(plan.text), PyUnicode_KIND(plan.text), PyUnicode_GET_LENGTH(plan.text),
+                  <sms_enc>plan.enc, replace, single, part, NULL, <size_t>-1, &bad)
+    if r < 0:
+        _raise_encode(plan.text, r, bad, plan.enc)
+    return r
+
+
+cdef bytes _with_udh(const uint8_t *udh, Py_ssize_t udh_len, const char *payload, Py_ssize_t n):
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, udh_len + n)
+    cdef char *o = PyBytes_AS_STRING(out)
+    memcpy(o, udh, udh_len)
+    memcpy(o + udh_len, payload, n)
+    return out
+
+
+def split_text(text, *, data_coding=None, str method="udh", reference=None, str errors="strict",
+               alphabet=None) -> list:
+    cdef bint replace = _replace_flag(errors)
+    cdef Method m = _method(method)
+    cdef _Plan plan = _plan(text, data_coding, alphabet)
+    cdef bytes encoded
+    cdef size_t ends[MAX_PARTS]
+    cdef Py_ssize_t nparts, i, start, stop, unit, udh_len
+    cdef long ref = -1
+    cdef bint wide
+    cdef uint8_t udh[7]
+    cdef const char *enc_p
+    cdef list parts
+
+    if reference is not None:
+        ref = _check_reference(reference, 65535)
+    encoded = plan.octets if plan.enc == ENC_BINARY else _encode(plan.text, plan.enc, replace)
+    dc = plan.data_coding
+
+    if m == M_PAYLOAD:
+        if len(encoded) > MAX_PAYLOAD:
+            raise TextError(f"message_payload holds at most {MAX_PAYLOAD} octets, text needs {len(encoded)}")
+        return [Part(b"", 0, dc, {TAG_MESSAGE_PAYLOAD: encoded})]
+
+    wide = m == M_SAR or ref > 255
+    nparts = _split_points(plan, replace, wide, ends, MAX_PARTS)
+    if nparts == 1:
+        return [Part(encoded, 0, dc, {})]
+
+    if ref < 0:
+        ref = _next_sar_ref() if m == M_SAR else _next_udh_ref()
+    unit = 2 if plan.enc == SMS_ENC_UCS2 else 1
+    enc_p = PyBytes_AS_STRING(encoded)
+    parts = []
+    start = 0
+    if m == M_SAR:
+        for i in range(nparts):
+            stop = ends[i] * unit
+            parts.append(Part(
+                PyBytes_FromStringAndSize(enc_p + start, stop - start), 0, dc,
+                {TAG_SAR_MSG_REF_NUM: ref, TAG_SAR_TOTAL_SEGMENTS: nparts, TAG_SAR_SEGMENT_SEQNUM: i + 1},
+            ))
+            start = stop
+        return parts
+
+    # Concatenated SMS information elements, 3GPP TS 23.040 9.2.3.24.1 (IEI 0x00,
+    # 8-bit reference) and 9.2.3.24.8 (IEI 0x08, 16-bit reference).
+    if wide:
+        udh[0] = 6; udh[1] = 0x08; udh[2] = 4; udh[3] = (ref >> 8) & 0xFF; udh[4] = ref & 0xFF
+        udh_len = 7
+    else:
+        udh[0] = 5; udh[1] = 0x00; udh[2] = 3; udh[3] = ref
+        udh_len = 6
+    udh[udh_len - 2] = <uint8_t>nparts
+    for i in range(nparts):
+        stop = ends[i] * unit
+        udh[udh_len - 1] = <uint8_t>(i + 1)
+        parts.append(Part(_with_udh(udh, udh_len, enc_p + start, stop - start), ESM_UDHI, dc, {}))
+        start = stop
+    return parts

@@ -1,0 +1,174 @@
+"""Events that :class:`smppfast.session.Session` hands to its driver.
+
+Plain slotted classes rather than dataclasses: one is built per response on the
+throughput path, and a frozen dataclass costs several times more to construct.
+Do not subclass them; drivers dispatch on the exact type.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "Event",
+    "Bound",
+    "BindRefused",
+    "BindRequested",
+    "OutbindReceived",
+    "ResponseReceived",
+    "RequestReceived",
+    "AlertReceived",
+    "GenericNackReceived",
+    "RequestTimedOut",
+    "RequestFailed",
+    "PduRejected",
+    "Unbound",
+    "Closed",
+]
+
+
+class Event:
+    __slots__: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Bound(Event):
+    """The bind succeeded. ``bind_type`` is "transmitter", "receiver" or "transceiver"."""
+
+    __slots__ = ("bind_type", "system_id", "response")
+
+    def __init__(self, bind_type: str, system_id: str, response: Any) -> None:
+        self.bind_type = bind_type
+        self.system_id = system_id
+        self.response = response
+
+
+class BindRefused(Event):
+    """The SMSC answered the bind with a non-zero ``status`` (or a generic_nack)."""
+
+    __slots__ = ("status", "response")
+
+    def __init__(self, status: int, response: Any) -> None:
+        self.status = status
+        self.response = response
+
+
+class BindRequested(Event):
+    """SMSC role: an ESME asks to bind; answer with ``accept_bind`` or ``refuse_bind``."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+
+class OutbindReceived(Event):
+    """ESME role: the SMSC sent outbind; the ESME should now bind as a receiver."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+
+class ResponseReceived(Event):
+    """A response matched a request in flight. ``token`` is what ``send`` was given."""
+
+    __slots__ = ("request", "response", "token")
+
+    def __init__(self, request: Any, response: Any, token: Any) -> None:
+        self.request = request
+        self.response = response
+        self.token = token
+
+
+class RequestReceived(Event):
+    """The peer sent a request the application answers (deliver_sm, data_sm, submit_sm, ...).
+
+    Answer it with ``Session.respond``; until then the peer waits for the response.
+    """
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+
+class AlertReceived(Event):
+    """An alert_notification (it has no response)."""
+
+    __slots__ = ("pdu",)
+
+    def __init__(self, pdu: Any) -> None:
+        self.pdu = pdu
+
+
+class GenericNackReceived(Event):
+    """A generic_nack that matched no request in flight (sequence number unknown or 0)."""
+
+    __slots__ = ("pdu",)
+
+    def __init__(self, pdu: Any) -> None:
+        self.pdu = pdu
+
+
+class RequestTimedOut(Event):
+    """A request got no response within the response timeout; its window slot is freed."""
+
+    __slots__ = ("request", "token")
+
+    def __init__(self, request: Any, token: Any) -> None:
+        self.request = request
+        self.token = token
+
+
+class RequestFailed(Event):
+    """A request in flight can no longer get a response (the session closed)."""
+
+    __slots__ = ("request", "token", "error")
+
+    def __init__(self, request: Any, token: Any, error: BaseException) -> None:
+        self.request = request
+        self.token = token
+        self.error = error
+
+
+class PduRejected(Event):
+    """The peer sent a malformed PDU; it was answered with generic_nack (``error`` says why)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Unbound(Event):
+    """The session unbound cleanly; ``by_peer`` tells who asked."""
+
+    __slots__ = ("by_peer",)
+
+    def __init__(self, by_peer: bool) -> None:
+        self.by_peer = by_peer
+
+
+class Closed(Event):
+    """The session is over: flush ``data_to_send()`` and close the socket.
+
+    ``error`` is None after a clean unbind, else what ended it.
+    """
+
+    __slots__ = ("reason", "error")
+
+    def __init__(self, reason: str, error: Optional[BaseException] = None) -> None:
+        self.reason = reason
+        self.error = error

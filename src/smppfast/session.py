@@ -1,0 +1,578 @@
+"""The SMPP session as a sans-IO state machine: bytes and the time in, events and bytes out.
+
+Theory of operation
+-------------------
+A :class:`Session` owns everything SMPP says about a connection and nothing about how
+bytes travel. Its driver (``client.py`` for an ESME, ``simulator.py`` for an SMSC) does
+four things in a loop:
+
+* ``receive_data(data, now)`` with what the socket read, acting on the returned events;
+* ``send(pdu, now, token)`` / ``respond(request, ...)`` to queue PDUs;
+* ``data_to_send()`` to take the bytes to write (automatic answers included);
+* ``handle_deadline(now)`` once ``now`` reaches ``next_deadline()``.
+
+It reads no socket, thread or clock, so every rule below is tested with an integer clock.
+
+States follow SMPP 3.4 section 2.2: OPEN (connected, not bound), BINDING (our bind is in
+flight), BOUND_TX / BOUND_RX / BOUND_TRX, UNBINDING (our unbind is in flight), CLOSED.
+Which requests each side may send in each bound state is one table, ``SENDABLE``, read for
+both roles: what the ESME may send is what the SMSC may receive, and the other way round.
+
+The window is a dict of sequence number -> (request, token, deadline). Every request gets
+the same response timeout, so insertion order is deadline order and the first entry is the
+next to expire. A request is registered before its bytes are queued, so a fast response can
+never arrive for an unknown request. A response for an unknown sequence number is logged and
+dropped. enquire_link, bind and unbind are tracked outside the window, so keep-alive works
+even when the user's window is full.
+
+Timers (all in seconds; ``None`` turns one off):
+
+* response_timeout: a request unanswered in time leaves the window as ``RequestTimedOut``;
+* enquire_link_interval: after that long without any PDU either way an enquire_link goes
+  out; if it stays unanswered for response_timeout the link is dead and the session closes;
+* inactivity_timeout: after that long without a message (submit/deliver/data/...) either
+  way the session unbinds.
+
+Errors: a malformed inbound PDU whose header was readable is answered with generic_nack and
+reported as ``PduRejected``; one that breaks framing closes the session. Any close fails
+every request still in flight with ``RequestFailed``, so no request is ever lost silently.
+Errors raised by ``send`` are local (``LocalProtocolError``, ``WindowFull``).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+from typing import Any, Callable, Iterable, Optional, Union
+
+from . import _codec
+from ._codec import Decoder, Pdu, encode
+from .constants import INTERFACE_VERSION, Command, Status
+from .errors import (
+    ConnectionClosedError,
+    LocalProtocolError,
+    PduError,
+    RemoteProtocolError,
+    SmppTimeoutError,
+    WindowFull,
+)
+from .events import (
+    AlertReceived,
+    BindRefused,
+    BindRequested,
+    Bound,
+    Closed,
+    Event,
+    GenericNackReceived,
+    OutbindReceived,
+    PduRejected,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Unbound,
+)
+
+__all__ = ["Session", "SessionState", "Role", "SENDABLE", "SequenceGenerator", "BIND_TYPES"]
+
+log = logging.getLogger("smppfast.session")
+
+
+class Role(Enum):
+    ESME = "esme"
+    SMSC = "smsc"
+
+
+class SessionState(Enum):
+    OPEN = "open"
+    BINDING = "binding"
+    BOUND_TX = "bound_tx"
+    BOUND_RX = "bound_rx"
+    BOUND_TRX = "bound_trx"
+    UNBINDING = "unbinding"
+    CLOSED = "closed"
+
+
+OPEN, BINDING, BOUND_TX, BOUND_RX, BOUND_TRX, UNBINDING, CLOSED = SessionState
+BOUND_STATES = frozenset({BOUND_TX, BOUND_RX, BOUND_TRX})
+
+BIND_TYPES: dict[str, tuple[type[Pdu], SessionState]] = {
+    "transmitter": (_codec.BindTransmitter, BOUND_TX),
+    "receiver": (_codec.BindReceiver, BOUND_RX),
+    "transceiver": (_codec.BindTransceiver, BOUND_TRX),
+}
+_BIND_STATE_BY_COMMAND = {cls.command_id: state for cls, state in BIND_TYPES.values()}
+_BIND_TYPE_BY_STATE = {state: name for name, (_, state) in BIND_TYPES.items()}
+
+C = Command
+_ESME_SUBMITS = frozenset(
+    {C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
+)
+_SMSC_DELIVERS = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
+_KEEPALIVE = frozenset({C.ENQUIRE_LINK, C.UNBIND})
+
+#: The requests each role may send in each state (SMPP 3.4 section 2.3). The peer's
+#: inbound rules are the same table read for the other role.
+SENDABLE: dict[Role, dict[SessionState, frozenset[int]]] = {
+    Role.ESME: {
+        OPEN: frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER, C.ENQUIRE_LINK}),
+        BINDING: frozenset({C.ENQUIRE_LINK}),
+        BOUND_TX: _ESME_SUBMITS | _KEEPALIVE,
+        BOUND_RX: _KEEPALIVE,
+        BOUND_TRX: _ESME_SUBMITS | _KEEPALIVE,
+        UNBINDING: frozenset({C.ENQUIRE_LINK}),
+        CLOSED: frozenset(),
+    },
+    Role.SMSC: {
+        OPEN: frozenset({C.OUTBIND, C.ENQUIRE_LINK}),
+        BINDING: frozenset({C.ENQUIRE_LINK}),
+        BOUND_TX: _KEEPALIVE,
+        BOUND_RX: _SMSC_DELIVERS | _KEEPALIVE,
+        BOUND_TRX: _SMSC_DELIVERS | _KEEPALIVE,
+        UNBINDING: frozenset({C.ENQUIRE_LINK}),
+        CLOSED: frozenset(),
+    },
+}
+
+# Requests that count as traffic for the inactivity timer.
+_MESSAGES = _ESME_SUBMITS | _SMSC_DELIVERS
+
+_RESPONSE_BIT = 0x80000000
+_MAX_SEQUENCE = 0x7FFFFFFF
+_GENERIC_NACK = C.GENERIC_NACK
+
+
+class SequenceGenerator:
+    """Sequence numbers 1..0x7FFFFFFF, then wrapping to 1 (SMPP 3.4 section 3.2)."""
+
+    __slots__ = ("_next",)
+
+    def __init__(self, start: int = 1) -> None:
+        if not 1 <= start <= _MAX_SEQUENCE:
+            raise ValueError("sequence numbers run from 1 to 0x7FFFFFFF")
+        self._next = start
+
+    def __call__(self) -> int:
+        seq = self._next
+        self._next = 1 if seq >= _MAX_SEQUENCE else seq + 1
+        return seq
+
+
+_Deadline = Optional[float]
+
+
+class Session:
+    """One SMPP connection's protocol state, for either role. See the module docstring."""
+
+    def __init__(
+        self,
+        role: Union[Role, str] = Role.ESME,
+        *,
+        window: int = 10,
+        response_timeout: Optional[float] = 30.0,
+        enquire_link_interval: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = None,
+        bind_timeout: Optional[float] = 30.0,
+        unbind_timeout: Optional[float] = 5.0,
+        max_pdu_size: int = _codec.DEFAULT_MAX_PDU_SIZE,
+        sequence: Optional[Callable[[], int]] = None,
+        now: float = 0.0,
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self.role = Role(role)
+        self.window = window
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self.inactivity_timeout = inactivity_timeout
+        self.bind_timeout = bind_timeout
+        self.unbind_timeout = unbind_timeout
+        self.state = OPEN
+        self.bind_type: Optional[str] = None
+        self.peer_system_id: Optional[str] = None
+        self._next_seq: Callable[[], int] = sequence or SequenceGenerator()
+        self._decoder = Decoder(max_pdu_size)
+        self._out: list[bytes] = []
+        self._in_flight: dict[int, tuple[Pdu, Any, _Deadline]] = {}
+        # Control requests (bind, enquire_link, unbind) kept apart from the user's window.
+        self._control: dict[int, tuple[Pdu, _Deadline]] = {}
+        self._last_traffic = now
+        self._last_message = now
+        self._sendable = SENDABLE[self.role]
+        self._receivable = SENDABLE[Role.SMSC if self.role is Role.ESME else Role.ESME]
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in the window awaiting their response."""
+        return len(self._in_flight)
+
+    @property
+    def window_free(self) -> int:
+        return self.window - len(self._in_flight)
+
+    @property
+    def is_bound(self) -> bool:
+        return self.state in BOUND_STATES
+
+    # -- sending ------------------------------------------------------------------
+
+    def bind(
+        self,
+        bind_type: str,
+        *,
+        system_id: str,
+        password: str,
+        system_type: str = "",
+        addr_ton: int = 0,
+        addr_npi: int = 0,
+        address_range: str = "",
+        now: float,
+    ) -> Pdu:
+        """Queue a bind request of ``bind_type`` ("transmitter", "receiver", "transceiver")."""
+        if self.role is not Role.ESME:
+            raise LocalProtocolError("only an ESME binds")
+        if self.state is not OPEN:
+            raise LocalProtocolError(f"cannot bind in state {self.state.name}")
+        try:
+            cls, _ = BIND_TYPES[bind_type]
+        except KeyError:
+            raise ValueError(f"bind_type must be one of {sorted(BIND_TYPES)}, not {bind_type!r}") from None
+        pdu = cls(
+            system_id=system_id,
+            password=password,
+            system_type=system_type,
+            interface_version=INTERFACE_VERSION,
+            addr_ton=addr_ton,
+            addr_npi=addr_npi,
+            address_range=address_range,
+        )
+        self._send_control(pdu, now, self.bind_timeout)
+        self.state = BINDING
+        return pdu
+
+    def unbind(self, now: float) -> list[Event]:
+        """Start a clean unbind; ``Unbound`` and ``Closed`` follow the unbind_resp (or its timeout).
+
+        Not bound yet, there is nothing to unbind: the session closes at once (events returned).
+        """
+        events: list[Event] = []
+        if self.state is UNBINDING or self.state is CLOSED:
+            return events
+        if self.state not in BOUND_STATES:
+            self._close("closed before bind", None, events)
+            return events
+        self._send_control(_codec.Unbind(), now, self.unbind_timeout)
+        self.state = UNBINDING
+        return events
+
+    def send(self, pdu: Pdu, now: float, token: Any = None) -> int:
+        """Queue a request in the window and return its sequence number.
+
+        Raises ``WindowFull`` when the window is full and ``LocalProtocolError`` when the
+        state does not allow this request. ``token`` comes back in the request's outcome event.
+        """
+        cid = pdu.command_id
+        if cid not in self._sendable[self.state]:
+            raise LocalProtocolError(
+                f"{type(pdu).__name__} may not be sent by the {self.role.value} in state {self.state.name}"
+            )
+        if cid == C.ENQUIRE_LINK or cid == C.UNBIND:
+            raise LocalProtocolError("enquire_link and unbind are sent by the session itself")
+        in_flight = self._in_flight
+        if len(in_flight) >= self.window:
+            raise WindowFull(f"{len(in_flight)} requests in flight (window {self.window})")
+        seq = self._take_sequence()
+        pdu.sequence_number = seq
+        data = encode(pdu)
+        timeout = self.response_timeout
+        in_flight[seq] = (pdu, token, None if timeout is None else now + timeout)
+        self._out.append(data)
+        self._last_traffic = now
+        if cid in _MESSAGES:
+            self._last_message = now
+        return seq
+
+    def respond(self, request: Pdu, response: Optional[Pdu] = None, *, status: int = 0, **fields: Any) -> Pdu:
+        """Queue the response to an inbound ``request`` (built from ``fields`` unless given)."""
+        if self.state is CLOSED:
+            raise LocalProtocolError("the session is closed")
+        if response is None:
+            response = request.response(**fields)
+        response.sequence_number = request.sequence_number
+        if status:
+            response.command_status = status
+        self._out.append(encode(response))
+        return response
+
+    def accept_bind(self, request: Pdu, *, system_id: str = "smppfast") -> None:
+        """SMSC role: accept a bind request seen in ``BindRequested``."""
+        if self.role is not Role.SMSC or self.state is not OPEN:
+            raise LocalProtocolError(f"cannot accept a bind in state {self.state.name}")
+        state = _BIND_STATE_BY_COMMAND[request.command_id]
+        self.respond(request, system_id=system_id)
+        self.state = state
+        self.bind_type = _BIND_TYPE_BY_STATE[state]
+        self.peer_system_id = request.system_id  # type: ignore[attr-defined]
+
+    def refuse_bind(self, request: Pdu, status: int = Status.ESME_RBINDFAIL) -> None:
+        """SMSC role: refuse a bind request with ``status`` (the session stays OPEN)."""
+        self.respond(request, status=status)
+
+    def data_to_send(self) -> bytes:
+        """Take every byte queued so far (requests, responses, automatic answers)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    # -- receiving ----------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Feed octets read from the peer; return the events they produce.
+
+        ``b""`` means the peer closed the connection.
+        """
+        events: list[Event] = []
+        if self.state is CLOSED:
+            return events
+        if not data:
+            self.connection_lost(now, events)
+            return events
+        self._last_traffic = now
+        try:
+            pdus = self._decoder.feed(data)
+        except PduError as err:
+            pdus = []
+            self._reject(err, now, events)
+            # PDUs before the bad one, and what followed it, are still good.
+            while self.state is not CLOSED:
+                try:
+                    pdus.extend(self._decoder.feed(b""))
+                    break
+                except PduError as again:
+                    self._reject(again, now, events)
+        for pdu in pdus:
+            if self.state is CLOSED:
+                break
+            self._dispatch(pdu, now, events)
+        return events
+
+    def connection_lost(self, now: float, events: Optional[list[Event]] = None) -> list[Event]:
+        """Tell the session the transport is gone; fails every request in flight."""
+        if events is None:
+            events = []
+        if self.state is UNBINDING:
+            # Some SMSCs close the socket instead of sending unbind_resp: that is a clean unbind.
+            events.append(Unbound(by_peer=False))
+            self._close("connection closed after unbind", None, events)
+        elif self.state is not CLOSED:
+            self._close("connection lost", ConnectionClosedError("the peer closed the connection"), events)
+        return events
+
+    def close(self, reason: str = "closed locally") -> list[Event]:
+        """Close at once (no unbind): every request in flight fails."""
+        events: list[Event] = []
+        self._close(reason, ConnectionClosedError(reason), events)
+        return events
+
+    def _dispatch(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+        cid = pdu.command_id
+        if cid & _RESPONSE_BIT:
+            self._on_response(pdu, now, events)
+            return
+        if cid in _MESSAGES:
+            self._last_message = now
+        if cid == C.ENQUIRE_LINK:
+            self.respond(pdu)
+            return
+        if cid == C.UNBIND:
+            self._on_unbind(pdu, events)
+            return
+        if self.role is Role.SMSC and cid in _BIND_STATE_BY_COMMAND:
+            if self.state is OPEN:
+                events.append(BindRequested(pdu))
+            else:
+                self.respond(pdu, status=Status.ESME_RALYBND)
+            return
+        if cid not in self._receivable[self.state]:
+            log.warning("%s not allowed in state %s; answered ESME_RINVBNDSTS", type(pdu).__name__, self.state.name)
+            self._refuse_request(pdu, Status.ESME_RINVBNDSTS)
+            return
+        if cid == C.OUTBIND:
+            events.append(OutbindReceived(pdu))
+        elif cid == C.ALERT_NOTIFICATION:
+            events.append(AlertReceived(pdu))
+        else:
+            events.append(RequestReceived(pdu))
+
+    def _refuse_request(self, pdu: Pdu, status: int) -> None:
+        try:
+            self.respond(pdu, status=status)
+        except TypeError:  # no response PDU (outbind, alert_notification)
+            self._out.append(encode(_codec.GenericNack(sequence_number=pdu.sequence_number, command_status=status)))
+
+    def _on_response(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+        seq = pdu.sequence_number
+        entry = self._in_flight.pop(seq, None)
+        if entry is not None:
+            request = entry[0]
+            if pdu.command_id != (request.command_id | _RESPONSE_BIT) and pdu.command_id != _GENERIC_NACK:
+                log.warning("response %s does not match request %s (seq %d)", type(pdu).__name__, type(request).__name__, seq)
+            events.append(ResponseReceived(request, pdu, entry[1]))
+            return
+        control = self._control.pop(seq, None)
+        if control is not None:
+            self._on_control_response(control[0], pdu, events)
+            return
+        if pdu.command_id == _GENERIC_NACK:
+            events.append(GenericNackReceived(pdu))
+            return
+        log.warning("dropped %s for unknown sequence number %d", type(pdu).__name__, seq)
+
+    def _on_control_response(self, request: Pdu, response: Pdu, events: list[Event]) -> None:
+        cid = request.command_id
+        status = int(response.command_status)
+        if cid in _BIND_STATE_BY_COMMAND:
+            if status == 0 and response.command_id != _GENERIC_NACK:
+                self.state = _BIND_STATE_BY_COMMAND[cid]
+                self.bind_type = _BIND_TYPE_BY_STATE[self.state]
+                self.peer_system_id = getattr(response, "system_id", "")
+                events.append(Bound(self.bind_type, self.peer_system_id or "", response))
+            else:
+                self.state = OPEN
+                events.append(BindRefused(status or Status.ESME_RBINDFAIL, response))
+        elif cid == C.UNBIND:
+            events.append(Unbound(by_peer=False))
+            self._close("unbound", None, events)
+        # enquire_link_resp needs nothing more: any traffic already proves the link alive.
+
+    def _on_unbind(self, pdu: Pdu, events: list[Event]) -> None:
+        self.respond(pdu)
+        events.append(Unbound(by_peer=True))
+        self._close("unbound by peer", None, events)
+
+    def _reject(self, err: PduError, now: float, events: list[Event]) -> None:
+        if not err.recoverable:
+            log.error("framing lost: %s", err)
+            self._close(f"framing lost: {err}", RemoteProtocolError(str(err)), events)
+            return
+        log.warning("rejected malformed PDU: %s", err)
+        seq = err.sequence_number or 0
+        cid = err.command_id or 0
+        if cid & _RESPONSE_BIT:
+            # Never answer a response: fail the request it was meant for, if we know it.
+            entry = self._in_flight.pop(seq, None)
+            if entry is not None:
+                events.append(RequestFailed(entry[0], entry[1], err))
+        else:
+            status = err.status or Status.ESME_RSYSERR
+            self._out.append(encode(_codec.GenericNack(sequence_number=seq, command_status=status)))
+        events.append(PduRejected(err))
+
+    # -- timers -------------------------------------------------------------------
+
+    def next_deadline(self) -> Optional[float]:
+        """The earliest time ``handle_deadline`` has work to do, or None."""
+        if self.state is CLOSED:
+            return None
+        best: Optional[float] = None
+        for entry in self._in_flight.values():
+            best = entry[2]
+            break
+        for _, deadline in self._control.values():
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        if self.enquire_link_interval is not None and not self._enquire_pending():
+            t = self._last_traffic + self.enquire_link_interval
+            if best is None or t < best:
+                best = t
+        if self.inactivity_timeout is not None and self.state in BOUND_STATES:
+            t = self._last_message + self.inactivity_timeout
+            if best is None or t < best:
+                best = t
+        return best
+
+    def handle_deadline(self, now: float) -> list[Event]:
+        """Fire every timer due at ``now``."""
+        events: list[Event] = []
+        if self.state is CLOSED:
+            return events
+        in_flight = self._in_flight
+        while in_flight:
+            seq = next(iter(in_flight))
+            request, token, deadline = in_flight[seq]
+            if deadline is None or deadline > now:
+                break
+            del in_flight[seq]
+            events.append(RequestTimedOut(request, token))
+        for seq, (request, deadline) in list(self._control.items()):
+            if deadline is None or deadline > now:
+                continue
+            del self._control[seq]
+            cid = request.command_id
+            if cid == C.ENQUIRE_LINK:
+                self._close("enquire_link unanswered: link dead", SmppTimeoutError("enquire_link got no response"), events)
+                return events
+            if cid == C.UNBIND:
+                events.append(Unbound(by_peer=False))
+                self._close("unbind_resp not received in time", None, events)
+                return events
+            self.state = OPEN
+            self._close("bind got no response", SmppTimeoutError("bind got no response"), events)
+            return events
+        if (
+            self.inactivity_timeout is not None
+            and self.state in BOUND_STATES
+            and now - self._last_message >= self.inactivity_timeout
+        ):
+            log.info("no message for %.1f s: unbinding", self.inactivity_timeout)
+            events.extend(self.unbind(now))
+        if (
+            self.enquire_link_interval is not None
+            and self.state is not CLOSED
+            and not self._enquire_pending()
+            and now - self._last_traffic >= self.enquire_link_interval
+        ):
+            self._send_control(_codec.EnquireLink(), now, self.response_timeout)
+        return events
+
+    # -- internals ----------------------------------------------------------------
+
+    def _enquire_pending(self) -> bool:
+        return any(req.command_id == C.ENQUIRE_LINK for req, _ in self._control.values())
+
+    def _take_sequence(self) -> int:
+        seq = self._next_seq()
+        # After a wrap, skip numbers still waiting for their response.
+        while seq in self._in_flight or seq in self._control:
+            seq = self._next_seq()
+        return seq
+
+    def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
+        seq = self._take_sequence()
+        pdu.sequence_number = seq
+        self._control[seq] = (pdu, None if timeout is None else now + timeout)
+        self._out.append(encode(pdu))
+        self._last_traffic = now
+
+    def _close(self, reason: str, error: Optional[BaseException], events: list[Event]) -> None:
+        if self.state is CLOSED:
+            return
+        self.state = CLOSED
+        failure = error if isinstance(error, ConnectionClosedError) else ConnectionClosedError(
+            f"session closed ({reason}) before the response arrived", maybe_accepted=True
+        )
+        failure.maybe_accepted = True
+        for request, token, _ in self._in_flight.values():
+            events.append(RequestFailed(request, token, failure))
+        events.append(Closed(reason, error))
+        self._in_flight.clear()
+        self._control.clear()
+
+    def send_many(self, pdus: Iterable[Pdu], now: float, tokens: Optional[Iterable[Any]] = None) -> list[int]:
+        """``send`` for a batch, stopping with ``WindowFull`` at the first that does not fit."""
+        toks = iter(tokens) if tokens is not None else None
+        return [self.send(p, now, next(toks) if toks is not None else None) for p in pdus]

@@ -86,27 +86,20 @@ static inline uint8_t gsm_lookup(uint32_t cp) {
     return GSM_NONE;
 }
 
-int gsm_char_septets(uint32_t cp) {
-    uint8_t v = gsm_lookup(cp);
-    return v == GSM_NONE ? 0 : (v & GSM_EXTBIT) ? 2 : 1;
+
+/* Units one code point costs in each charset; 0 when it cannot be encoded.
+ * Lone surrogates (U+D800..U+DFFF) have no UTF-16 form of their own, and
+ * code points above U+10FFFF none at all. */
+static inline unsigned cost_gsm(uint32_t cp) {
+    const uint8_t v = gsm_lookup(cp);
+    return v == GSM_NONE ? 0u : (v & GSM_EXTBIT) ? 2u : 1u;
 }
 
-/* Units one code point costs in `enc`; 0 when it cannot be encoded. Lone
- * surrogates (U+D800..U+DFFF) have no UTF-16 form of their own, and code
- * points above U+10FFFF none at all. */
-static inline unsigned unit_cost(uint32_t cp, sms_enc enc) {
-    switch (enc) {
-    case SMS_ENC_GSM:
-        return (unsigned)gsm_char_septets(cp);
-    case SMS_ENC_UCS2:
-        if (cp < 0xD800u || (cp > 0xDFFFu && cp < 0x10000u)) return 1;
-        return (cp >= 0x10000u && cp <= 0x10FFFFu) ? 2 : 0;
-    case SMS_ENC_LATIN1:
-        return cp < 0x100u;
-    case SMS_ENC_ASCII:
-        return cp < 0x80u;
-    }
-    return 0;
+int gsm_char_septets(uint32_t cp) { return (int)cost_gsm(cp); }
+
+static inline unsigned cost_ucs2(uint32_t cp) {
+    if (cp < 0xD800u || (cp > 0xDFFFu && cp < 0x10000u)) return 1;
+    return (cp >= 0x10000u && cp <= 0x10FFFFu) ? 2u : 0u;
 }
 
 /* Run the statements in __VA_ARGS__ once per code point, with `i` the index
@@ -142,15 +135,30 @@ static inline unsigned unit_cost(uint32_t cp, sms_enc enc) {
         return SMS_E_ARG;                                                           \
     }
 
-static inline int valid_enc(sms_enc enc) {
-    return enc == SMS_ENC_GSM || enc == SMS_ENC_UCS2 || enc == SMS_ENC_LATIN1 || enc == SMS_ENC_ASCII;
-}
+/* Like SMS_KIND_LOOP, with `c` the units the code point costs in `enc`,
+ * specialised per charset as well (12 small loops, none with a test that
+ * does not depend on the character). */
+#define SMS_COST_LOOP(enc, kind, text, len, ...)                                      \
+    switch (enc) {                                                                    \
+    case SMS_ENC_GSM:                                                                 \
+        SMS_KIND_LOOP(kind, text, len, unsigned c = cost_gsm(cp); __VA_ARGS__)        \
+        break;                                                                        \
+    case SMS_ENC_UCS2:                                                                \
+        SMS_KIND_LOOP(kind, text, len, unsigned c = cost_ucs2(cp); __VA_ARGS__)       \
+        break;                                                                        \
+    case SMS_ENC_LATIN1:                                                              \
+        SMS_KIND_LOOP(kind, text, len, unsigned c = cp < 0x100u; __VA_ARGS__)         \
+        break;                                                                        \
+    case SMS_ENC_ASCII:                                                               \
+        SMS_KIND_LOOP(kind, text, len, unsigned c = cp < 0x80u; __VA_ARGS__)          \
+        break;                                                                        \
+    default:                                                                          \
+        return SMS_E_ARG;                                                             \
+    }
 
 ptrdiff_t sms_measure(const void *text, int kind, size_t len, sms_enc enc, int replace, size_t *bad) {
     size_t total = 0;
-    if (!valid_enc(enc)) return SMS_E_ARG;
-    SMS_KIND_LOOP(kind, text, len, {
-        unsigned c = unit_cost(cp, enc);
+    SMS_COST_LOOP(enc, kind, text, len, {
         if (c == 0) {
             if (!replace) {
                 if (bad) *bad = i;
@@ -174,7 +182,7 @@ static ptrdiff_t encode_gsm(const void *text, int kind, size_t len, int replace,
             if (j >= cap) return SMS_E_NOSPACE;
             out[j++] = v;
         } else if (v != GSM_NONE) {
-            if (cap - j < 2 || j >= cap) return SMS_E_NOSPACE;
+            if (cap - j < 2) return SMS_E_NOSPACE;
             out[j++] = GSM_ESC;
             out[j++] = (uint8_t)(v & 0x7F);
         } else if (replace) {
@@ -201,21 +209,21 @@ static ptrdiff_t encode_ucs2(const void *text, int kind, size_t len, int replace
             u = SMS_REPLACEMENT;
         }
         if (u < 0x10000u) {
-            if (cap - j < 2 || j >= cap) return SMS_E_NOSPACE;
+            if (cap - j < 2) return SMS_E_NOSPACE;
             out[j] = (uint8_t)(u >> 8);
             out[j + 1] = (uint8_t)u;
             j += 2;
         } else if (u <= 0x10FFFFu) {
             const uint32_t v = u - 0x10000u;
             const uint32_t hi = 0xD800u | (v >> 10), lo = 0xDC00u | (v & 0x3FFu);
-            if (cap - j < 4 || j >= cap) return SMS_E_NOSPACE;
+            if (cap - j < 4) return SMS_E_NOSPACE;
             out[j] = (uint8_t)(hi >> 8);
             out[j + 1] = (uint8_t)hi;
             out[j + 2] = (uint8_t)(lo >> 8);
             out[j + 3] = (uint8_t)lo;
             j += 4;
         } else if (replace) {
-            if (cap - j < 2 || j >= cap) return SMS_E_NOSPACE;
+            if (cap - j < 2) return SMS_E_NOSPACE;
             out[j] = 0;
             out[j + 1] = SMS_REPLACEMENT;
             j += 2;
@@ -264,9 +272,8 @@ ptrdiff_t sms_split(const void *text, int kind, size_t len, sms_enc enc, int rep
      * whether the text fitted a single part after all. Parts past max_parts
      * are counted but not stored. */
     size_t offset = 0, in_part = 0, parts = 0;
-    if (!valid_enc(enc) || part_limit < 2 || max_parts == 0) return SMS_E_ARG;
-    SMS_KIND_LOOP(kind, text, len, {
-        unsigned c = unit_cost(cp, enc);
+    if (part_limit < 2 || max_parts == 0) return SMS_E_ARG;
+    SMS_COST_LOOP(enc, kind, text, len, {
         if (c == 0) {
             if (!replace) {
                 if (bad) *bad = i;
@@ -343,14 +350,16 @@ ptrdiff_t gsm_decoded_length(const uint8_t *septets, size_t n, int replace, uint
                 return SMS_E_BADSEPTET;                              \
             }                                                        \
             if (j >= cap) return SMS_E_NOSPACE;                      \
-            if (sizeof(T) == 1 && cp > 0xFFu) return SMS_E_NOSPACE;  \
+            if (sizeof(T) == 1 && cp > 0xFFu) return SMS_E_ARG;      \
+            if (cp > maxc) maxc = cp;                                \
             o_[j++] = (T)cp;                                         \
         }                                                            \
     } while (0)
 
-ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, int kind, size_t cap, size_t *bad) {
+ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, int kind, size_t cap,
+                     uint32_t *maxchar, size_t *bad) {
     size_t i = 0, j = 0;
-    uint32_t cp = 0;
+    uint32_t cp = 0, maxc = 0;
     switch (kind) {
     case 1:
         GSM_DECODE_INTO(uint8_t);
@@ -364,6 +373,7 @@ ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, i
     default:
         return SMS_E_ARG;
     }
+    if (maxchar) *maxchar = maxc;
     return (ptrdiff_t)j;
 }
 

@@ -86,11 +86,13 @@ ptrdiff_t sms_split(const void *text, int kind, size_t len, sms_enc enc, int rep
  *
  * gsm_decoded_length returns the number of code points and sets *maxchar
  * (so the caller can size a string); gsm_decode writes them with width
- * `kind` (1, 2 or 4) into `out` (capacity `cap` code points).
+ * `kind` (1, 2 or 4) into `out` (capacity `cap` code points) and also sets
+ * *maxchar when not NULL. Every decoded character is in the BMP, so width 2
+ * always suffices; width 1 gives SMS_E_ARG on a character above U+00FF.
  */
 ptrdiff_t gsm_decoded_length(const uint8_t *septets, size_t n, int replace, uint32_t *maxchar, size_t *bad);
 ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, int kind, size_t cap,
-                     size_t *bad);
+                     uint32_t *maxchar, size_t *bad);
 
 /*
  * Packing 7-bit (3GPP TS 23.038 6.1.2.1.1): septet i occupies bits 7*i ..

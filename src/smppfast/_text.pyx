@@ -26,7 +26,7 @@ from cpython.unicode cimport (
     PyUnicode_KIND,
     PyUnicode_New,
 )
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 import os
@@ -66,7 +66,7 @@ cdef extern from "gsm0338.h" nogil:
                         size_t single_limit, size_t part_limit, size_t *ends, size_t max_parts, size_t *bad)
     ptrdiff_t gsm_decoded_length(const uint8_t *septets, size_t n, int replace, uint32_t *maxchar, size_t *bad)
     ptrdiff_t gsm_decode(const uint8_t *septets, size_t n, int replace, void *out, int kind, size_t cap,
-                         size_t *bad)
+                         uint32_t *maxchar, size_t *bad)
     size_t gsm_packed_length(const uint8_t *septets, size_t n, int cr_pad)
     ptrdiff_t gsm_pack(const uint8_t *septets, size_t n, int cr_pad, uint8_t *out, size_t cap, size_t *bad)
     ptrdiff_t gsm_unpack(const uint8_t *packed, size_t length, size_t count, uint8_t *out, size_t cap)
@@ -84,6 +84,7 @@ cdef enum:
     # C stack and copied once into the result; longer ones are measured first
     # so the bytes object can be created at its exact size.
     STACK_BYTES = 4096
+    STACK_UNITS = 2048  # the same buffer size as 16-bit units
     # Longest message: the UDH and SAR references both allow 255 parts at most
     # (3GPP TS 23.040 9.2.3.24.1; SMPP 3.4 5.3.2.23).
     MAX_PARTS = 255
@@ -257,6 +258,7 @@ cdef int _auto_enc(str text) except -10:
 
 
 def encode_text(str text not None, data_coding=None, *, str errors="strict", alphabet=None):
+    """Encode text for short_message; return (data_coding, octets). See _text.pyi."""
     cdef bint replace = _replace_flag(errors)
     cdef int enc
     cdef Py_ssize_t n
@@ -279,16 +281,36 @@ def encode_text(str text not None, data_coding=None, *, str errors="strict", alp
     return (0 if enc == SMS_ENC_GSM else 8, _encode(text, enc, replace))
 
 
+cdef int _raise_septet(const uint8_t *data, size_t bad) except -1:
+    raise TextError(f"octet 0x{data[bad]:02X} at position {bad} is not a GSM 03.38 septet", position=bad)
+
+
 cdef str _decode_gsm(const uint8_t *data, Py_ssize_t n, bint replace):
     cdef uint32_t maxchar = 0
     cdef size_t bad = 0
-    cdef ptrdiff_t count, r
+    cdef ptrdiff_t count, r, i
+    cdef uint16_t buf[STACK_UNITS]
+    cdef uint8_t *narrow
     cdef str out
+    if n <= STACK_UNITS:
+        # One decoding pass into 16-bit units (every GSM character is in the
+        # BMP), then a plain copy into a str of the exact width.
+        count = gsm_decode(data, n, replace, buf, 2, STACK_UNITS, &maxchar, &bad)
+        if count < 0:
+            _raise_septet(data, bad)
+        out = PyUnicode_New(count, maxchar)
+        if PyUnicode_KIND(out) == 2:
+            memcpy(PyUnicode_DATA(out), buf, count * 2)
+        else:
+            narrow = <uint8_t *>PyUnicode_DATA(out)
+            for i in range(count):
+                narrow[i] = <uint8_t>buf[i]
+        return out
     count = gsm_decoded_length(data, n, replace, &maxchar, &bad)
     if count < 0:
-        raise TextError(f"octet 0x{data[bad]:02X} at position {bad} is not a GSM 03.38 septet", position=bad)
+        _raise_septet(data, bad)
     out = PyUnicode_New(count, maxchar)
-    r = gsm_decode(data, n, replace, PyUnicode_DATA(out), PyUnicode_KIND(out), count, &bad)
+    r = gsm_decode(data, n, replace, PyUnicode_DATA(out), PyUnicode_KIND(out), count, NULL, &bad)
     if r != count:
         raise SystemError(f"smppfast._text: GSM decoder failed with code {r}")
     return out
@@ -307,6 +329,7 @@ cdef str _decode_with(object codec, const char *data, Py_ssize_t n, bint replace
 
 
 def decode_text(data, data_coding, *, str errors="strict", alphabet=None) -> str:
+    """Decode a short_message sent with data_coding. See _text.pyi."""
     cdef bint replace = _replace_flag(errors)
     cdef int enc
     cdef Py_buffer view
@@ -339,6 +362,7 @@ cdef str _decode(int enc, const char *p, Py_ssize_t n, bint replace):
 
 
 def pack_septets(septets, *, bint cr_pad=False) -> bytes:
+    """Pack unpacked septets into 7-bit form (3GPP TS 23.038 6.1.2.1.1). See _text.pyi."""
     cdef Py_buffer view
     cdef size_t bad = 0
     cdef ptrdiff_t r
@@ -362,6 +386,7 @@ def pack_septets(septets, *, bint cr_pad=False) -> bytes:
 
 
 def unpack_septets(data, count=None) -> bytes:
+    """Unpack 7-bit data into count septets, one per octet. See _text.pyi."""
     cdef Py_buffer view
     cdef ptrdiff_t r
     cdef Py_ssize_t c
@@ -525,6 +550,7 @@ cdef Py_ssize_t _split_points(_Plan plan, bint replace, bint wide_ref, size_t *e
 
 def count_parts(text, data_coding=None, *, str method="udh", reference=None, str errors="strict",
                 alphabet=None) -> int:
+    """Number of short messages split_text makes of text. See _text.pyi."""
     cdef bint replace = _replace_flag(errors)
     cdef Method m = _method(method)
     cdef _Plan plan = _plan(text, data_coding, alphabet)
@@ -554,6 +580,7 @@ cdef bytes _with_udh(const uint8_t *udh, Py_ssize_t udh_len, const char *payload
 
 def split_text(text, *, data_coding=None, str method="udh", reference=None, str errors="strict",
                alphabet=None) -> list:
+    """Split text into Parts ready for SubmitSm (UDH, SAR TLVs or message_payload). See _text.pyi."""
     cdef bint replace = _replace_flag(errors)
     cdef Method m = _method(method)
     cdef _Plan plan = _plan(text, data_coding, alphabet)

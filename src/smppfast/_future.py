@@ -1,0 +1,100 @@
+"""A ``concurrent.futures.Future`` that costs no lock until someone waits on it.
+
+``concurrent.futures.Future.__init__`` builds a ``Condition`` (and its ``RLock``) per
+future, which at hundreds of thousands of submits per second is most of the cost of a
+submit. ``SubmitFuture`` creates its Condition on first use by a waiter, and
+``set_result`` / ``set_exception`` skip the lock entirely when nobody is waiting.
+
+The race this must survive: a waiter creates the Condition and checks the state while the
+resolver finishes. The resolver publishes the state *before* it looks for a Condition, and
+the waiter creates the Condition *before* it reads the state, so one of the two always
+sees the other (the GIL orders the steps). ``concurrent.futures.wait`` and
+``as_completed`` work because they only use ``_condition``, ``_state`` and ``_waiters``.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from concurrent.futures._base import FINISHED, InvalidStateError  # type: ignore[attr-defined]
+from typing import Any, Optional
+
+__all__ = ["SubmitFuture"]
+
+_create_lock = threading.Lock()
+_TERMINAL = frozenset({"CANCELLED", "CANCELLED_AND_NOTIFIED", FINISHED})
+
+
+class SubmitFuture(Future):  # type: ignore[type-arg]
+    """The future ``Client.submit`` returns; resolves to the response PDU."""
+
+    def __init__(self, request: Any = None) -> None:
+        # Deliberately not calling Future.__init__: it would build the Condition eagerly.
+        self._cond: Optional[threading.Condition] = None
+        # RUNNING from birth: a submit is on its way to the wire and cannot be cancelled.
+        self._state = "RUNNING"
+        self._result = None
+        self._exception: Optional[BaseException] = None
+        self._waiters_list: Optional[list[Any]] = None
+        self._done_callbacks: list[Any] = []
+        self.request = request
+        self.sent_at = 0.0
+        self.retries = 0
+
+    @property  # type: ignore[override]
+    def _condition(self) -> threading.Condition:
+        cond = self._cond
+        if cond is None:
+            with _create_lock:
+                cond = self._cond
+                if cond is None:
+                    cond = self._cond = threading.Condition()
+        return cond
+
+    @property
+    def _waiters(self) -> list[Any]:
+        waiters = self._waiters_list
+        if waiters is None:
+            waiters = self._waiters_list = []
+        return waiters
+
+    def _resolve(self, result: Any, exception: Optional[BaseException]) -> None:
+        if self._state in _TERMINAL:
+            raise InvalidStateError(f"{self._state}: {self!r}")
+        self._result = result
+        self._exception = exception
+        self._state = FINISHED
+        cond = self._cond
+        if cond is not None:
+            with cond:
+                if self._waiters_list:
+                    for waiter in self._waiters_list:
+                        if exception is None:
+                            waiter.add_result(self)
+                        else:
+                            waiter.add_exception(self)
+                cond.notify_all()
+        if self._done_callbacks:
+            self._invoke_callbacks()  # type: ignore[attr-defined]
+
+    def set_result(self, result: Any) -> None:
+        self._resolve(result, None)
+
+    def set_exception(self, exception: Optional[BaseException]) -> None:
+        self._resolve(None, exception)
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        # Fast path: already resolved, no lock needed.
+        if self._state == FINISHED:
+            if self._exception is not None:
+                raise self._exception
+            return self._result
+        return super().result(timeout)
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        if self._state == FINISHED:
+            return self._exception
+        return super().exception(timeout)
+
+    def done(self) -> bool:
+        return self._state in _TERMINAL

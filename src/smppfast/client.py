@@ -1,0 +1,711 @@
+"""The threaded ESME client: the only place smppfast touches a socket.
+
+All protocol rules live in :mod:`smppfast.session`; this module moves bytes and time in
+and out of it and turns its events into Futures and callbacks.
+
+Threads and locks:
+
+* one lock guards the Session (it is not thread-safe); held only to hand it bytes or PDUs;
+* a writer thread sends everything queued in one ``sendall``; it is woken only when the
+  queue goes from empty to non-empty, so a busy producer never pays a system call per PDU;
+* a reader thread reads, feeds the Session, resolves Futures and runs the user's callbacks
+  (outside every lock: a callback may call ``submit``);
+* a timer thread waits on the Session's next deadline (response timeouts, enquire_link,
+  inactivity), ends throttling pauses and expires stale multipart messages.
+
+Every submit ends exactly once: in its response, in ``CommandStatusError`` for a non-zero
+status, in ``SmppTimeoutError``, or in ``ConnectionClosedError`` whose ``maybe_accepted``
+says whether the SMSC may have taken it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+from . import _codec
+from ._codec import Pdu, SubmitSm
+from ._future import SubmitFuture
+from ._text import split_text
+from .constants import Status
+from .errors import (
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    LocalProtocolError,
+    SmppTimeoutError,
+    WindowFull,
+)
+from .events import (
+    AlertReceived,
+    BindRefused,
+    Bound,
+    Closed,
+    GenericNackReceived,
+    OutbindReceived,
+    PduRejected,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Unbound,
+)
+from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
+from .receipt import DeliveryReceipt, receipt_from_pdu
+from .session import Session
+
+__all__ = ["Client", "ClientStats", "RateLimiter"]
+
+log = logging.getLogger("smppfast.client")
+
+_THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
+_RECV_SIZE = 256 * 1024
+_LATENCY_SAMPLES = 65536
+
+
+class RateLimiter:
+    """A token bucket: at most ``rate`` acquisitions per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: Optional[float] = None, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate / 10))
+        self._tokens = self.burst
+        self._clock = clock
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self, n: int = 1) -> float:
+        """Take n tokens; return how long the caller must wait before using them."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= n
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self, n: int = 1) -> None:
+        wait = self.reserve(n)
+        if wait > 0:
+            time.sleep(wait)
+
+
+class ClientStats:
+    """Counters a user can read at any time (plain attributes; updated under the client lock)."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+        self.responses: collections.Counter[int] = collections.Counter()
+        self.throttled = 0
+        self.timeouts = 0
+        self.failed = 0
+        self.reconnects = 0
+        self.received = 0
+        self.receipts = 0
+        self._latencies: list[float] = []
+        self._latency_pos = 0
+
+    def _record_latency(self, seconds: float) -> None:
+        lat = self._latencies
+        if len(lat) < _LATENCY_SAMPLES:
+            lat.append(seconds)
+        else:  # keep a rolling window of the most recent samples
+            lat[self._latency_pos] = seconds
+            self._latency_pos = (self._latency_pos + 1) % _LATENCY_SAMPLES
+
+    def latency_percentiles(self, *quantiles: float) -> list[float]:
+        """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
+        data = sorted(self._latencies)
+        if not data:
+            return [float("nan")] * len(quantiles)
+        return [data[min(len(data) - 1, int(q * len(data)))] for q in quantiles]
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientStats(submitted={self.submitted}, responses={dict(self.responses)}, "
+            f"throttled={self.throttled}, timeouts={self.timeouts}, failed={self.failed}, "
+            f"reconnects={self.reconnects}, received={self.received}, receipts={self.receipts})"
+        )
+
+
+class Client:
+    """An SMPP 3.4 ESME over TCP (or TLS). Use as a context manager, or ``connect()``/``close()``.
+
+    Timers are in seconds; ``None`` turns one off. ``window`` is the number of requests in
+    flight; ``window_timeout`` is how long ``submit`` blocks for a free slot before raising
+    ``WindowFull``. ``rate_limit`` caps submits per second. On ESME_RTHROTTLED or
+    ESME_RMSGQFUL every submit pauses (``throttle_backoff`` doubling up to
+    ``throttle_max_backoff``) and the refused request is sent again first, at most
+    ``throttle_retries`` times. With ``reconnect`` the client binds again after the link drops.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        system_id: str,
+        password: str,
+        system_type: str = "",
+        bind_type: str = "transceiver",
+        addr_ton: int = 0,
+        addr_npi: int = 0,
+        address_range: str = "",
+        window: int = 10,
+        window_timeout: Optional[float] = 60.0,
+        response_timeout: Optional[float] = 30.0,
+        enquire_link_interval: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = None,
+        connect_timeout: float = 10.0,
+        bind_timeout: float = 10.0,
+        unbind_timeout: float = 5.0,
+        close_timeout: float = 10.0,
+        rate_limit: Optional[float] = None,
+        throttle_retries: int = 5,
+        throttle_backoff: float = 0.1,
+        throttle_max_backoff: float = 10.0,
+        reconnect: bool = False,
+        reconnect_max_delay: float = 60.0,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        on_message: Optional[Callable[[CompleteMessage], None]] = None,
+        on_receipt: Optional[Callable[[DeliveryReceipt], None]] = None,
+        on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
+        reassembly_timeout: float = 600.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.system_id = system_id
+        self._password = password
+        self.system_type = system_type
+        self.bind_type = bind_type
+        self._bind_args = dict(addr_ton=addr_ton, addr_npi=addr_npi, address_range=address_range)
+        self.window = window
+        self.window_timeout = window_timeout
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self.inactivity_timeout = inactivity_timeout
+        self.connect_timeout = connect_timeout
+        self.bind_timeout = bind_timeout
+        self.unbind_timeout = unbind_timeout
+        self.close_timeout = close_timeout
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.throttle_retries = throttle_retries
+        self.throttle_backoff = throttle_backoff
+        self.throttle_max_backoff = throttle_max_backoff
+        self.reconnect = reconnect
+        self.reconnect_max_delay = reconnect_max_delay
+        self.ssl_context = ssl_context
+        self.on_message = on_message
+        self.on_receipt = on_receipt
+        self.on_incomplete = on_incomplete
+        self.stats = ClientStats()
+        self.reassembler = Reassembler(max_age=reassembly_timeout)
+
+        self._lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)  # window slots, bind, pauses
+        self._writer_wake = threading.Condition(self._lock)
+        self._timer_wake = threading.Condition(self._lock)
+        self._write_pending = False
+        self._waiting = 0  # threads blocked in submit: notify only when someone waits
+        self._session: Optional[Session] = None
+        self._sock: Optional[socket.socket] = None
+        self._closing = False
+        self._closed = False
+        self._bound = False
+        self._bind_result: Optional[BaseException] = None
+        self._bind_done = threading.Event()
+        self._retry: collections.deque[SubmitFuture] = collections.deque()
+        self._paused_until = 0.0
+        self._backoff = throttle_backoff
+        self._threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:
+        state = self._session.state.name if self._session else "NEW"
+        return f"<Client {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def __enter__(self) -> "Client":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Open the connection and bind; raises ``BindError`` when the SMSC refuses."""
+        if self._closed:
+            raise LocalProtocolError("this client was closed; make a new one")
+        self._open_and_bind()
+        for target, name in ((self._write_loop, "writer"), (self._timer_loop, "timer")):
+            t = threading.Thread(target=target, name=f"smppfast-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _open_and_bind(self) -> None:
+        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        now = time.monotonic()
+        session = Session(
+            "esme",
+            window=self.window,
+            response_timeout=self.response_timeout,
+            enquire_link_interval=self.enquire_link_interval,
+            inactivity_timeout=self.inactivity_timeout,
+            bind_timeout=self.bind_timeout,
+            unbind_timeout=self.unbind_timeout,
+            now=now,
+        )
+        self._bind_done.clear()
+        self._bind_result = None
+        with self._lock:
+            self._sock = sock
+            self._session = session
+            session.bind(
+                self.bind_type,
+                system_id=self.system_id,
+                password=self._password,
+                system_type=self.system_type,
+                now=now,
+                **self._bind_args,  # type: ignore[arg-type]
+            )
+            data = session.data_to_send()
+        reader = threading.Thread(target=self._read_loop, args=(sock, session), name="smppfast-reader", daemon=True)
+        reader.start()
+        self._threads.append(reader)
+        sock.sendall(data)
+        if not self._bind_done.wait(self.bind_timeout + 1.0):
+            self._abort(sock, session, "bind got no response")
+            raise SmppTimeoutError("bind got no response")
+        if self._bind_result is not None:
+            self._abort(sock, session, "bind refused")
+            raise self._bind_result
+        log.info("bound as %s to %s:%d", self.bind_type, self.host, self.port)
+
+    def _abort(self, sock: socket.socket, session: Session, reason: str) -> None:
+        with self._lock:
+            events = session.close(reason)
+        self._handle_events(events, session)
+        _shutdown(sock)
+
+    def close(self) -> None:
+        """Stop accepting submits, wait (bounded) for responses in flight, unbind, close."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closing = True
+            self._state_changed.notify_all()
+            session = self._session
+        deadline = time.monotonic() + self.close_timeout
+        if session is not None:
+            with self._lock:
+                while (session.in_flight or self._retry) and session.is_bound:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._waiting += 1
+                    try:
+                        self._state_changed.wait(left)
+                    finally:
+                        self._waiting -= 1
+                events = session.unbind(time.monotonic())
+                self._kick_writer()
+            self._handle_events(events, session)
+            end = time.monotonic() + self.unbind_timeout + 1.0
+            with self._lock:
+                while session.state.name != "CLOSED" and time.monotonic() < end:
+                    self._state_changed.wait(0.05)
+                events = session.close("client closed") if session.state.name != "CLOSED" else []
+            self._handle_events(events, session)
+        with self._lock:
+            self._closed = True
+            self._bound = False
+            self._fail_retries(ConnectionClosedError("client closed before the request could be sent again"))
+            self._writer_wake.notify_all()
+            self._timer_wake.notify_all()
+            self._state_changed.notify_all()
+            sock = self._sock
+        if sock is not None:
+            _shutdown(sock)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5.0)
+
+    @property
+    def bound(self) -> bool:
+        return self._bound
+
+    @property
+    def in_flight(self) -> int:
+        session = self._session
+        return session.in_flight if session is not None else 0
+
+    # -- submitting ---------------------------------------------------------------
+
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture:
+        """Send a request; the Future resolves to its response PDU.
+
+        Blocks while the window is full, for at most ``timeout`` (default ``window_timeout``),
+        then raises ``WindowFull``. Safe from any number of threads.
+        """
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+        fut = SubmitFuture(pdu)
+        with self._lock:
+            session = self._wait_for_slot(timeout)
+            fut.sent_at = time.monotonic()
+            session.send(pdu, fut.sent_at, fut)
+            self.stats.submitted += 1
+            if not self._write_pending:
+                self._write_pending = True
+                self._writer_wake.notify()
+        return fut
+
+    def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
+        """Submit a batch; as many go out per lock as the window admits."""
+        futures: list[SubmitFuture] = []
+        pending = list(pdus)
+        i = 0
+        limiter = self.rate_limiter
+        while i < len(pending):
+            with self._lock:
+                session = self._wait_for_slot(timeout)
+                now = time.monotonic()
+                free = session.window_free
+                take = pending[i : i + free]
+                if limiter is not None:
+                    wait = limiter.reserve(len(take))
+                    if wait > 0:
+                        take = take[:1]
+                send = session.send
+                for pdu in take:
+                    fut = SubmitFuture(pdu)
+                    fut.sent_at = now
+                    send(pdu, now, fut)
+                    futures.append(fut)
+                self.stats.submitted += len(take)
+                i += len(take)
+                if not self._write_pending:
+                    self._write_pending = True
+                    self._writer_wake.notify()
+            if limiter is not None and wait > 0:
+                time.sleep(wait)
+        return futures
+
+    def send_message(
+        self,
+        destination_addr: str,
+        text: str,
+        *,
+        data_coding: Optional[int] = None,
+        method: str = "udh",
+        reference: Optional[int] = None,
+        **fields: Any,
+    ) -> list[SubmitFuture]:
+        """Encode, split and submit a text; one Future per part, in order.
+
+        ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...).
+        """
+        parts = split_text(text, data_coding=data_coding, method=method, reference=reference)
+        pdus = []
+        extra_tlvs = fields.pop("tlvs", None) or {}
+        esm_extra = fields.pop("esm_class", 0)
+        for part in parts:
+            tlvs = dict(extra_tlvs)
+            tlvs.update(part.tlvs)
+            pdus.append(
+                SubmitSm(
+                    destination_addr=destination_addr,
+                    short_message=part.short_message,
+                    esm_class=part.esm_class | esm_extra,
+                    data_coding=part.data_coding,
+                    tlvs=tlvs,
+                    **fields,
+                )
+            )
+        return self.submit_many(pdus)
+
+    def _wait_for_slot(self, timeout: Optional[float]) -> Session:
+        """Called with the lock held: a bound session with a free window slot, or raise."""
+        if timeout is None:
+            timeout = self.window_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._closing or self._closed:
+                raise ConnectionClosedError("the client is closing; no new submits")
+            session = self._session
+            now = time.monotonic()
+            if session is not None and self._bound and session.is_bound:
+                if session.window_free > 0 and not self._retry and now >= self._paused_until:
+                    return session
+            elif not self.reconnect:
+                raise ConnectionClosedError("not bound to the SMSC")
+            left = None if deadline is None else deadline - now
+            if left is not None and left <= 0:
+                if session is not None and self._bound and session.window_free <= 0:
+                    raise WindowFull(f"window of {self.window} still full after {timeout} s")
+                raise SmppTimeoutError(f"no free slot to submit within {timeout} s (throttled or reconnecting)")
+            wait = left
+            if now < self._paused_until:
+                pause = self._paused_until - now
+                wait = pause if wait is None else min(wait, pause)
+            self._waiting += 1
+            try:
+                self._state_changed.wait(wait)
+            finally:
+                self._waiting -= 1
+
+    # -- the threads --------------------------------------------------------------
+
+    def _kick_writer(self) -> None:
+        if not self._write_pending:
+            self._write_pending = True
+            self._writer_wake.notify()
+
+    def _write_loop(self) -> None:
+        lock = self._lock
+        while True:
+            with lock:
+                while not self._write_pending and not self._closed:
+                    self._writer_wake.wait()
+                if self._closed and not self._write_pending:
+                    return
+                self._write_pending = False
+                session = self._session
+                sock = self._sock
+                data = session.data_to_send() if session is not None else b""
+            if data and sock is not None:
+                try:
+                    sock.sendall(data)
+                except OSError as exc:
+                    log.warning("send failed: %s", exc)
+                    _shutdown(sock)  # the reader sees the close and fails what is in flight
+
+    def _read_loop(self, sock: socket.socket, session: Session) -> None:
+        recv = sock.recv
+        lock = self._lock
+        while True:
+            try:
+                data = recv(_RECV_SIZE)
+            except OSError as exc:
+                if not self._closing:
+                    log.warning("connection error: %s", exc)
+                data = b""
+            now = time.monotonic()
+            with lock:
+                events = session.receive_data(data, now)
+                if session._out and not self._write_pending:
+                    self._write_pending = True
+                    self._writer_wake.notify()
+            if events:
+                self._handle_events(events, session)
+            if not data or session.state.name == "CLOSED":
+                break
+        _shutdown(sock)
+        with lock:
+            if self._sock is sock:
+                self._bound = False
+            self._state_changed.notify_all()
+        if self.reconnect and not self._closing and not self._closed and self._session is session:
+            self._reconnect_loop()
+
+    def _reconnect_loop(self) -> None:
+        delay = 0.5
+        while not self._closing and not self._closed:
+            try:
+                self._open_and_bind()
+                with self._lock:
+                    self.stats.reconnects += 1
+                    self._state_changed.notify_all()
+                return
+            except (OSError, BindError, SmppTimeoutError) as exc:
+                log.warning("reconnect failed (%s); next try in %.1f s", exc, delay)
+                with self._lock:
+                    self._state_changed.wait(delay)
+                delay = min(delay * 2, self.reconnect_max_delay)
+
+    def _timer_loop(self) -> None:
+        lock = self._lock
+        while True:
+            events: list[Any] = []
+            session = None
+            with lock:
+                if self._closed:
+                    return
+                session = self._session
+                now = time.monotonic()
+                deadlines = [d for d in (
+                    session.next_deadline() if session is not None else None,
+                    self._paused_until if self._retry or self._paused_until > now else None,
+                    self.reassembler.next_deadline(),
+                ) if d is not None]
+                deadline = min(deadlines) if deadlines else None
+                if deadline is None or deadline > now:
+                    self._timer_wake.wait(None if deadline is None else min(deadline - now, 1.0))
+                    now = time.monotonic()
+                if session is not None and session is self._session:
+                    events = session.handle_deadline(now)
+                    if now >= self._paused_until and self._retry:
+                        self._resend_retries(session, now)
+                    if session._out:
+                        self._kick_writer()
+                incomplete = self.reassembler.expire(now)
+            if events and session is not None:
+                self._handle_events(events, session)
+            for message in incomplete:
+                self._deliver_incomplete(message)
+
+    # -- events -> futures and callbacks --------------------------------------------
+
+    def _handle_events(self, events: Sequence[Any], session: Session) -> None:
+        stats = self.stats
+        freed = 0
+        for ev in events:
+            t = type(ev)
+            if t is ResponseReceived:
+                fut = ev.token
+                freed += 1
+                if fut is None:
+                    continue
+                response = ev.response
+                status = response.command_status
+                stats.responses[status] += 1
+                if status == 0:
+                    stats._record_latency(time.monotonic() - fut.sent_at)
+                    fut.set_result(response)
+                elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
+                    self._throttled(fut)
+                else:
+                    fut.set_exception(CommandStatusError(status, response))
+            elif t is RequestReceived:
+                self._on_request(ev.request, session)
+            elif t is RequestTimedOut:
+                freed += 1
+                stats.timeouts += 1
+                if ev.token is not None:
+                    ev.token.set_exception(SmppTimeoutError(
+                        f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} "
+                        f"within {self.response_timeout} s"))
+            elif t is RequestFailed:
+                freed += 1
+                stats.failed += 1
+                if ev.token is not None:
+                    ev.token.set_exception(ev.error)
+            elif t is Bound:
+                self._bound = True
+                self._bind_done.set()
+            elif t is BindRefused:
+                self._bind_result = BindError(ev.status, ev.response, f"bind refused: {_status_text(ev.status)}")
+                self._bind_done.set()
+            elif t is Closed:
+                self._bound = False
+                if not self._bind_done.is_set():
+                    self._bind_result = ConnectionClosedError(f"connection closed during bind: {ev.reason}")
+                    self._bind_done.set()
+                log.info("session closed: %s", ev.reason)
+            elif t is PduRejected:
+                log.warning("peer sent a malformed PDU: %s", ev.error)
+            elif t is GenericNackReceived:
+                log.warning("generic_nack for no request: %r", ev.pdu)
+            elif t is AlertReceived:
+                log.info("alert_notification: %r", ev.pdu)
+            elif t is Unbound:
+                log.info("unbound (%s)", "by the SMSC" if ev.by_peer else "by us")
+            elif t is OutbindReceived:
+                log.warning("outbind received on a bound client; ignored")
+        if (freed and self._waiting) or any(type(e) is Closed for e in events[-1:]):
+            with self._lock:
+                self._state_changed.notify_all()
+
+    def _throttled(self, fut: SubmitFuture) -> None:
+        """The SMSC asked us to slow down: pause everything, then resend this request first."""
+        with self._lock:
+            self.stats.throttled += 1
+            fut.retries += 1
+            now = time.monotonic()
+            if now >= self._paused_until:
+                self._backoff = min(self._backoff * 2, self.throttle_max_backoff) if self._retry else self.throttle_backoff
+            self._paused_until = now + self._backoff
+            self._retry.append(fut)
+            self._timer_wake.notify()
+        log.info("throttled by the SMSC; pausing %.2f s", self._backoff)
+
+    def _resend_retries(self, session: Session, now: float) -> None:
+        """With the lock held: send queued retries in order, as the window allows."""
+        while self._retry and session.is_bound and session.window_free > 0:
+            fut = self._retry.popleft()
+            fut.sent_at = now
+            session.send(fut.request, now, fut)
+        if not self._retry:
+            self._backoff = self.throttle_backoff
+            self._state_changed.notify_all()
+
+    def _fail_retries(self, error: BaseException) -> None:
+        while self._retry:
+            self._retry.popleft().set_exception(error)
+
+    def _on_request(self, pdu: Pdu, session: Session) -> None:
+        """An inbound deliver_sm / data_sm: run the callback, then answer it."""
+        status = 0
+        try:
+            receipt = receipt_from_pdu(pdu)
+            if receipt is not None:
+                self.stats.receipts += 1
+                if self.on_receipt is not None:
+                    self.on_receipt(receipt)
+            else:
+                self.stats.received += 1
+                with self._lock:
+                    message = self.reassembler.feed(pdu, time.monotonic())
+                if message is not None and self.on_message is not None:
+                    self.on_message(message)
+        except Exception:
+            log.exception("inbound message callback raised; answering ESME_RX_T_APPN")
+            status = Status.ESME_RX_T_APPN
+        with self._lock:
+            if session.state.name != "CLOSED":
+                try:
+                    session.respond(pdu, status=status)
+                except TypeError:
+                    pass
+                self._kick_writer()
+
+    def _deliver_incomplete(self, message: IncompleteMessage) -> None:
+        if self.on_incomplete is None:
+            log.warning("multipart message never completed: %r", message)
+            return
+        try:
+            self.on_incomplete(message)
+        except Exception:
+            log.exception("on_incomplete callback raised")
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{Status(status).name} (0x{status:08X})"
+    except ValueError:
+        return f"0x{status:08X}"

@@ -361,6 +361,23 @@ def test_inactivity_unbinds() -> None:
     assert esme_events[1].error is None
 
 
+def test_inactivity_counts_from_bind_not_from_session_creation() -> None:
+    pair = SessionPair(esme={"inactivity_timeout": 60})
+    pair.now = 100  # connected at 0, bound only at 100
+    pair.bind()
+    assert pair.esme.next_deadline() == 160
+    assert pair.tick(100) == ([], [])
+    assert pair.esme.is_bound
+
+
+def test_smsc_inactivity_counts_from_bind() -> None:
+    pair = SessionPair(smsc={"inactivity_timeout": 60})
+    pair.now = 100
+    pair.bind()
+    assert pair.smsc.next_deadline() == 160
+    assert pair.smsc.handle_deadline(100) == [] and pair.smsc.is_bound
+
+
 def test_timers_off_means_no_deadline() -> None:
     pair = SessionPair()
     pair.bind()

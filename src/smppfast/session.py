@@ -313,6 +313,8 @@ class Session:
         state = _BIND_STATE_BY_COMMAND[request.command_id]
         self.respond(request, system_id=system_id)
         self.state = state
+        # Inactivity counts from the bind (the bind arrived with the latest received data).
+        self._last_message = self._last_traffic
         self.bind_type = _BIND_TYPE_BY_STATE[state]
         self.peer_system_id = request.system_id  # type: ignore[attr-defined]
 
@@ -425,19 +427,21 @@ class Session:
             return
         control = self._control.pop(seq, None)
         if control is not None:
-            self._on_control_response(control[0], pdu, events)
+            self._on_control_response(control[0], pdu, now, events)
             return
         if pdu.command_id == _GENERIC_NACK:
             events.append(GenericNackReceived(pdu))
             return
         log.warning("dropped %s for unknown sequence number %d", type(pdu).__name__, seq)
 
-    def _on_control_response(self, request: Pdu, response: Pdu, events: list[Event]) -> None:
+    def _on_control_response(self, request: Pdu, response: Pdu, now: float, events: list[Event]) -> None:
         cid = request.command_id
         status = int(response.command_status)
         if cid in _BIND_STATE_BY_COMMAND:
             if status == 0 and response.command_id != _GENERIC_NACK:
                 self.state = _BIND_STATE_BY_COMMAND[cid]
+                # Inactivity counts from the bind: time spent connecting is not idleness.
+                self._last_message = now
                 self.bind_type = _BIND_TYPE_BY_STATE[self.state]
                 self.peer_system_id = getattr(response, "system_id", "")
                 events.append(Bound(self.bind_type, self.peer_system_id or "", response))

@@ -581,6 +581,18 @@ def test_broken_framing_closes_and_fails_in_flight() -> None:
     assert pair.esme.data_to_send() == b""  # no nack for a stream that cannot be framed
 
 
+def test_response_before_broken_framing_still_matched() -> None:
+    pair = SessionPair()
+    pair.bind()
+    seq = pair.send(token="answered")
+    pair.send(token="lost")
+    pair.esme.data_to_send()
+    data = smppfast.encode(smppfast.SubmitSmResp(sequence_number=seq, message_id="m1")) + struct.pack(">I", 3)
+    events = pair.esme.receive_data(data, 0)
+    assert types(events) == [ResponseReceived, RequestFailed, Closed]
+    assert events[0].token == "answered" and events[1].token == "lost"
+
+
 def test_malformed_response_fails_its_request_without_nack() -> None:
     pair = SessionPair()
     pair.bind()

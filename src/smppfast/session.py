@@ -344,22 +344,33 @@ class Session:
             self.connection_lost(now, events)
             return events
         self._last_traffic = now
+        framing_error: Optional[PduError] = None
         try:
             pdus = self._decoder.feed(data)
         except PduError as err:
             pdus = []
-            self._reject(err, now, events)
-            # PDUs before the bad one, and what followed it, are still good.
-            while self.state is not CLOSED:
+            # PDUs before the bad one, and what followed it, are still good: the decoder
+            # hands them out on the next feed(), even after framing broke.
+            while True:
+                if err.recoverable:
+                    self._reject(err, now, events)
+                else:
+                    framing_error = err
                 try:
                     pdus.extend(self._decoder.feed(b""))
                     break
                 except PduError as again:
-                    self._reject(again, now, events)
+                    if framing_error is not None:
+                        break
+                    err = again
         for pdu in pdus:
             if self.state is CLOSED:
                 break
             self._dispatch(pdu, now, events)
+        if framing_error is not None:
+            # Close only after the whole PDUs that came first: a response that arrived
+            # intact is matched, not failed as "maybe accepted".
+            self._reject(framing_error, now, events)
         return events
 
     def connection_lost(self, now: float, events: Optional[list[Event]] = None) -> list[Event]:

@@ -608,6 +608,17 @@ def test_malformed_response_fails_its_request_without_nack() -> None:
     assert other in pair.esme._in_flight
 
 
+def test_malformed_bind_resp_refuses_bind() -> None:
+    pair = SessionPair(esme={"bind_timeout": 30})
+    bind = pair.esme.bind("transceiver", system_id="a", password="b", now=0)
+    pair.esme.data_to_send()
+    events = pair.esme.receive_data(raw_pdu(Command.BIND_TRANSCEIVER_RESP, bind.sequence_number, b"no-nul"), 0)
+    assert types(events) == [BindRefused, PduRejected]
+    assert events[0].status != 0
+    assert pair.esme.state is SessionState.OPEN
+    assert pair.esme.data_to_send() == b""
+
+
 # -- output -----------------------------------------------------------------------------
 
 

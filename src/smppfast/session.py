@@ -482,6 +482,13 @@ class Session:
             entry = self._in_flight.pop(seq, None)
             if entry is not None:
                 events.append(RequestFailed(entry[0], entry[1], err))
+            else:
+                control = self._control.pop(seq, None)
+                if control is not None:
+                    # An unreadable bind_resp refuses the bind (an unbind_resp still ends the
+                    # session) instead of leaving it to time out: treat it as a generic_nack.
+                    nack = _codec.GenericNack(sequence_number=seq, command_status=err.status or Status.ESME_RSYSERR)
+                    self._on_control_response(control[0], nack, now, events)
         else:
             status = err.status or Status.ESME_RSYSERR
             self._out.append(encode(_codec.GenericNack(sequence_number=seq, command_status=status)))

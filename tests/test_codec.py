@@ -394,6 +394,17 @@ def test_setting_a_field_on_a_decoded_empty_response_writes_the_body() -> None:
     assert smppfast.encode(pdu).endswith(b"abc\0")
 
 
+@pytest.mark.parametrize("name", RESPONSES_WITH_BODY)
+def test_error_response_with_tlvs_round_trips(name: str) -> None:
+    # TLVs follow the mandatory body on the wire, so a PDU that carries TLVs must carry its
+    # body too (all fields at their defaults), or the TLV octets are read as body fields.
+    cls = getattr(smppfast, name)
+    for tlvs in ({0x1400: b""}, {Tlv.DEST_ADDR_SUBUNIT: 0}, {Tlv.ADDITIONAL_STATUS_INFO_TEXT: "no route"}):
+        pdu = cls(command_status=Status.ESME_RINVMSGLEN, sequence_number=2, tlvs=tlvs)
+        data = smppfast.encode(pdu)
+        assert smppfast.decode(data) == pdu, data.hex()
+
+
 def test_non_response_always_writes_body() -> None:
     data = smppfast.encode(SubmitSm(command_status=8))
     assert len(data) > 16 and smppfast.decode(data) == SubmitSm(command_status=8)

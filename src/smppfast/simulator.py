@@ -1,0 +1,846 @@
+"""An SMSC simulator for tests, demos and benchmarks, built on the same codec and Session.
+
+Theory of operation
+-------------------
+One I/O thread runs a ``selectors`` loop over non-blocking sockets: the listening socket,
+every ESME connection and a wake-up socket pair that other threads use to hand it work
+(``send_mo``, ``stop``). Each connection owns a sans-IO :class:`~smppfast.session.Session`
+in the "smsc" role, which frames, decodes, enforces the state table, answers
+enquire_link/unbind and nacks malformed PDUs; the simulator is only the SMSC's
+*application*: it accepts or refuses binds and answers what the ESME submits.
+
+Speed: the loop reads up to 256 KiB per ``recv``, feeds it to the session in one call and
+writes every answer with one ``send`` per read. A submit_sm response is packed straight
+into the connection's output buffer (header + message_id) instead of building and encoding
+a ``SubmitSmResp``, and message ids are a counter in hex, so "known id" for query_sm,
+cancel_sm and replace_sm is a comparison, not a table that grows with every submit.
+
+Fault injection lives in one dataclass, :class:`Faults`. The loop reads ``sim.faults`` once
+per received buffer and replacing it is one attribute store, so ``set_faults`` from any
+thread is safe and takes effect at the next buffer. "Every Nth" counters are per connection,
+so one connection's faults do not depend on what other connections do.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import struct
+import threading
+import time
+from typing import Any, Callable, Deque, Optional, Union
+
+from . import _codec
+from ._text import encode_text
+from .constants import Command, MessageState, Status, Tlv
+from .events import (
+    BindRequested,
+    Closed,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Unbound,
+)
+from .errors import LocalProtocolError, PduError
+from .session import Session, SessionState
+
+__all__ = ["Simulator", "Faults"]
+
+log = logging.getLogger("smppfast.simulator")
+
+_HEADER = struct.Struct(">IIII")
+_SUBMIT_SM = int(Command.SUBMIT_SM)
+_SUBMIT_SM_RESP = int(Command.SUBMIT_SM_RESP)
+_DATA_SM = int(Command.DATA_SM)
+_SUBMIT_MULTI = int(Command.SUBMIT_MULTI)
+_QUERY_SM = int(Command.QUERY_SM)
+_CANCEL_SM = int(Command.CANCEL_SM)
+_REPLACE_SM = int(Command.REPLACE_SM)
+_UNBIND_RESP = int(Command.UNBIND_RESP)
+_GENERIC_NACK = int(Command.GENERIC_NACK)
+_SUBMITS = frozenset({_SUBMIT_SM, _DATA_SM, _SUBMIT_MULTI})
+_FAST_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_TRX})
+_RECV_SIZE = 256 * 1024
+# A connection told to close gets this long to read what we flushed before we hang up.
+_LINGER = 2.0
+
+
+@dataclasses.dataclass
+class Faults:
+    """What the simulator gets wrong on purpose. Zero / False means "behave".
+
+    "Submit" means submit_sm, data_sm and submit_multi; counts are per connection and
+    start at 1, so ``throttle_every=3`` throttles the 3rd, 6th, ... submit. When several
+    apply to one submit the first in field order below wins.
+    """
+
+    #: Close the connection on receipt of the Nth submit, leaving it unanswered.
+    close_after: int = 0
+    #: Answer the Nth submit with half its response PDU, then close the connection.
+    close_mid_pdu_after: int = 0
+    #: Never answer every Nth submit.
+    drop_every: int = 0
+    #: Answer every Nth submit with generic_nack (ESME_RSYSERR) instead of its response.
+    nack_every: int = 0
+    #: Answer every Nth submit with ESME_RTHROTTLED.
+    throttle_every: int = 0
+    #: Answer every submit with this command_status (no message_id is issued).
+    status: int = 0
+    #: Seconds to hold every submit response before sending it.
+    delay: float = 0.0
+    #: Refuse every bind with this command_status.
+    bind_status: int = 0
+    #: On unbind, close the socket without sending unbind_resp (as some real SMSCs do).
+    skip_unbind_resp: bool = False
+
+    def touches_submits(self) -> bool:
+        return bool(
+            self.close_after
+            or self.close_mid_pdu_after
+            or self.drop_every
+            or self.nack_every
+            or self.throttle_every
+            or self.status
+            or self.delay
+        )
+
+
+class _Conn:
+    __slots__ = ("sock", "session", "decoder", "out", "submits", "peer", "writing", "closing", "deadline", "backlog")
+
+    def __init__(self, sock: socket.socket, session: Session, peer: Any) -> None:
+        self.sock = sock
+        self.session = session
+        self.decoder = _codec.Decoder()
+        self.out = bytearray()
+        self.submits = 0
+        self.peer = peer
+        self.writing = False
+        # Set once we decided to hang up: flush, shut down our side, discard what arrives.
+        self.closing = False
+        # The session deadline last put on the timer heap (to avoid pushing duplicates).
+        self.deadline: Optional[float] = None
+        # deliver_sm waiting for a free window slot.
+        self.backlog: Deque[_codec.Pdu] = collections.deque()
+
+
+def _now_yymmddhhmm() -> str:
+    return time.strftime("%y%m%d%H%M", time.gmtime())
+
+
+class Simulator:
+    """An SMSC on ``host:port`` (port 0 picks a free one; read ``.port``).
+
+    ``credentials`` maps system_id to password; ``None`` accepts any. Use it as a context
+    manager or call ``start()`` / ``stop()``. Everything public is safe to call from any
+    thread; the counters and ``received`` are written by the I/O thread only.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        system_id: str = "smppfast-sim",
+        credentials: Optional[dict[str, str]] = None,
+        faults: Optional[Faults] = None,
+        receipt_delay: float = 0.0,
+        record: int = 10_000,
+        window: int = 1000,
+        response_timeout: Optional[float] = 30.0,
+        enquire_link_interval: Optional[float] = None,
+        inactivity_timeout: Optional[float] = None,
+        backlog: int = 128,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.system_id = system_id
+        self.credentials = credentials
+        self.faults = faults if faults is not None else Faults()
+        self.receipt_delay = receipt_delay
+        self.received: Deque[_codec.Pdu] = collections.deque(maxlen=record or None)
+        self._record = record > 0
+        self._session_args: dict[str, Any] = {
+            "window": window,
+            "response_timeout": response_timeout,
+            "enquire_link_interval": enquire_link_interval,
+            "inactivity_timeout": inactivity_timeout,
+        }
+        self._backlog = backlog
+        self._fast_timers = enquire_link_interval is None and inactivity_timeout is None
+        self._next_id = 1
+        self._cancelled: set[int] = set()
+        # Counters (read them through ``counters``).
+        self.binds = 0
+        self.binds_refused = 0
+        self.submits = 0
+        self.requests = 0
+        self.receipts_sent = 0
+        self.mo_sent = 0
+        self.deliver_responses = 0
+        self.deliver_failed = 0
+        self.connections_total = 0
+        self.faults_applied: collections.Counter[str] = collections.Counter()
+
+        self._conns: dict[int, _Conn] = {}
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._commands: Deque[Callable[[], None]] = collections.deque()
+        self._selector: Optional[selectors.BaseSelector] = None
+        self._listener: Optional[socket.socket] = None
+        self._wake_r: Optional[socket.socket] = None
+        self._wake_w: Optional[socket.socket] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> "Simulator":
+        """Bind the listening socket and start the I/O thread (returns self)."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(self._backlog)
+            listener.setblocking(False)
+        except BaseException:
+            listener.close()
+            raise
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"smppfast-sim:{self.port}", daemon=True)
+        self._thread.start()
+        log.info("simulator listening on %s:%d", self.host, self.port)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every connection and the listener, and join the I/O thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stopping = True
+        self._wake()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError("the simulator's I/O thread did not stop")
+        self._thread = None
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    # -- control from any thread -----------------------------------------------------
+
+    def set_faults(self, **changes: Any) -> Faults:
+        """Change some fault knobs (``sim.set_faults(throttle_every=5)``); returns the new Faults."""
+        # A fresh object swapped in with one store: the loop never sees half an update.
+        new = dataclasses.replace(self.faults, **changes)
+        self.faults = new
+        return new
+
+    def clear_faults(self) -> None:
+        self.faults = Faults()
+
+    def send_mo(
+        self,
+        source_addr: str,
+        destination_addr: str,
+        message: Union[str, bytes],
+        *,
+        system_id: Optional[str] = None,
+        data_coding: Optional[int] = None,
+        **fields: Any,
+    ) -> None:
+        """Send a mobile-originated deliver_sm to every bound receiver (of ``system_id`` if given).
+
+        ``message`` as ``str`` is encoded (GSM 03.38 when it fits, else UCS-2, unless
+        ``data_coding`` says otherwise); ``bytes`` go as they are. ``fields`` go on the PDU.
+        """
+        if isinstance(message, str):
+            dc, short_message = encode_text(message, data_coding)
+        else:
+            dc, short_message = (data_coding or 0), bytes(message)
+
+        def deliver() -> None:
+            for conn in self._receivers(system_id):
+                pdu = _codec.DeliverSm(
+                    source_addr=source_addr,
+                    destination_addr=destination_addr,
+                    data_coding=dc,
+                    short_message=short_message,
+                    **fields,
+                )
+                self._deliver(conn, pdu)
+                self.mo_sent += 1
+
+        self._call_soon(deliver)
+
+    def disconnect_all(self) -> None:
+        """Drop every ESME connection at once (no unbind), as a crashed SMSC would."""
+        self._call_soon(lambda: [self._close(c) for c in list(self._conns.values())])
+
+    def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Run ``fn`` on the I/O thread and return its result (for tests that inspect state)."""
+        done = threading.Event()
+        box: list[Any] = []
+
+        def run() -> None:
+            try:
+                box.append(fn())
+            finally:
+                done.set()
+
+        self._call_soon(run)
+        if not done.wait(timeout):
+            raise TimeoutError("the simulator did not run the call in time")
+        return box[0] if box else None
+
+    @property
+    def connections(self) -> int:
+        """ESME connections open now."""
+        return len(self._conns)
+
+    @property
+    def bound(self) -> int:
+        """Connections bound now."""
+        return sum(1 for c in list(self._conns.values()) if c.session.is_bound)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        out = {
+            "connections": self.connections,
+            "connections_total": self.connections_total,
+            "binds": self.binds,
+            "binds_refused": self.binds_refused,
+            "submits": self.submits,
+            "requests": self.requests,
+            "receipts_sent": self.receipts_sent,
+            "mo_sent": self.mo_sent,
+            "deliver_responses": self.deliver_responses,
+            "deliver_failed": self.deliver_failed,
+        }
+        out.update(self.faults_applied)
+        return out
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Poll ``predicate`` until true or ``timeout`` (a helper for tests and demos)."""
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.002)
+        return True
+
+    # -- the I/O thread --------------------------------------------------------------
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        if self._thread is None:
+            raise RuntimeError("the simulator is not running")
+        self._commands.append(fn)
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            if self._wake_w is not None:
+                self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already awake (buffer full) or shutting down
+
+    def _at(self, when: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (when, next(self._timer_seq), fn))
+
+    def _run(self) -> None:
+        selector = self._selector
+        assert selector is not None
+        try:
+            while not self._stopping:
+                timeout = None
+                if self._timers:
+                    timeout = max(0.0, self._timers[0][0] - time.monotonic())
+                for key, mask in selector.select(timeout):
+                    conn = key.data
+                    if conn is None:
+                        if key.fileobj is self._listener:
+                            self._accept()
+                        else:
+                            self._drain_wakeups()
+                        continue
+                    if mask & selectors.EVENT_READ:
+                        self._on_readable(conn)
+                    if mask & selectors.EVENT_WRITE and conn.sock.fileno() >= 0:
+                        self._flush(conn)
+                while self._commands:
+                    self._commands.popleft()()
+                self._run_timers()
+        except Exception:
+            log.exception("simulator I/O loop crashed")
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        for conn in list(self._conns.values()):
+            self._close(conn)
+        assert self._selector is not None
+        self._selector.close()
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self._listener = self._wake_r = self._wake_w = None
+        self._timers.clear()
+        self._commands.clear()
+        log.info("simulator on port %d stopped", self.port)
+
+    def _drain_wakeups(self) -> None:
+        assert self._wake_r is not None
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _run_timers(self) -> None:
+        timers = self._timers
+        if not timers:
+            return
+        now = time.monotonic()
+        while timers and timers[0][0] <= now:
+            heapq.heappop(timers)[2]()
+
+    def _accept(self) -> None:
+        assert self._listener is not None and self._selector is not None
+        while True:
+            try:
+                sock, peer = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:  # e.g. EMFILE: keep serving the connections we have
+                log.warning("accept failed: %s", err)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock, Session("smsc", now=time.monotonic(), **self._session_args), peer)
+            self._conns[sock.fileno()] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+            self.connections_total += 1
+            log.debug("connection from %s", peer)
+
+    def _on_readable(self, conn: _Conn) -> None:
+        if conn.sock.fileno() < 0:
+            return
+        try:
+            data = conn.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if conn.closing:
+            # We are hanging up: discard what arrives until the peer closes too.
+            if not data:
+                self._close(conn)
+            return
+        now = time.monotonic()
+        if not data:
+            self._feed_session(conn, b"", now)
+        else:
+            self._on_data(conn, data, now)
+        self._after_activity(conn)
+
+    def _feed_session(self, conn: _Conn, data: bytes, now: float) -> None:
+        events = conn.session.receive_data(data, now)
+        if events:
+            self._handle_events(conn, events, now)
+
+    def _fast_ok(self, conn: _Conn) -> bool:
+        # The fast path answers submit_sm without the session seeing it, which is only
+        # right when the session would do nothing but hand it over: bound to submit, no
+        # timer that needs to see traffic, no fault that changes the answer.
+        return (
+            self._fast_timers
+            and conn.session.state in _FAST_STATES
+            and not conn.closing
+            and not self.faults.touches_submits()
+        )
+
+    def _on_data(self, conn: _Conn, data: bytes, now: float) -> None:
+        """Decode ``data``; answer submit_sm on the fast path, hand every other PDU to the session.
+
+        The connection's own Decoder frames the stream (in C, one call per read), so the
+        session's decoder only ever sees whole PDUs and either path can take the next one.
+        """
+        pdus: list[_codec.Pdu] = []
+        framing: Optional[PduError] = None
+        feed = conn.decoder.feed
+        while True:
+            try:
+                pdus += feed(data)
+                break
+            except PduError as err:
+                # The same policy as the session's: nack what has a readable header and go
+                # on (the good PDUs around it come out of the next feed), close otherwise.
+                data = b""
+                if not err.recoverable:
+                    framing = err
+                    try:
+                        pdus += feed(b"")
+                    except PduError:
+                        pass
+                    break
+                self._reject(conn, err)
+        fast = self._fast_ok(conn)
+        run: list[_codec.Pdu] = []  # PDUs for the session, kept in order
+        out = conn.out
+        record = self._record
+        received = self.received
+        pack = _HEADER.pack
+        for pdu in pdus:
+            if fast and pdu.command_id == _SUBMIT_SM:
+                if run:
+                    self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
+                    run = []
+                    fast = self._fast_ok(conn)
+                    if not fast:
+                        run.append(pdu)
+                        continue
+                if record:
+                    received.append(pdu)
+                mid = b"%x\0" % self._next_id  # the id and its C-string NUL in one object
+                self._next_id += 1
+                out += pack(16 + len(mid), _SUBMIT_SM_RESP, 0, pdu.sequence_number)
+                out += mid
+                conn.submits += 1
+                self.submits += 1
+                if pdu.registered_delivery & 3 == 1:
+                    self._schedule_receipt(conn, pdu, mid[:-1].decode(), now)
+            else:
+                run.append(pdu)
+        if run:
+            self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
+        if framing is not None and not conn.closing:
+            log.warning("framing lost with %s: %s", conn.peer, framing)
+            events = conn.session.close(f"framing lost: {framing}")
+            self._handle_events(conn, events, now)
+
+    def _reject(self, conn: _Conn, err: PduError) -> None:
+        log.warning("malformed PDU from %s: %s", conn.peer, err)
+        self.faults_applied["malformed_received"] += 1
+        cid = err.command_id or 0
+        if not cid & 0x80000000:  # never answer a response
+            conn.out += _HEADER.pack(16, _GENERIC_NACK, err.status or Status.ESME_RSYSERR, err.sequence_number or 0)
+
+    def _handle_events(self, conn: _Conn, events: list[Any], now: float) -> None:
+        faults = self.faults
+        record = self._record
+        received = self.received
+        session = conn.session
+        for event in events:
+            if type(event) is RequestReceived:
+                req = event.request
+                if record:
+                    received.append(req)
+                cid = req.command_id
+                if cid in _SUBMITS:
+                    self._on_submit(conn, req, faults, now)
+                else:
+                    self._on_other_request(conn, req)
+            elif type(event) is ResponseReceived:
+                self.deliver_responses += 1
+            elif type(event) is BindRequested:
+                self._on_bind(conn, event.request, faults)
+            elif type(event) is RequestTimedOut or type(event) is RequestFailed:
+                self.deliver_failed += 1
+            elif type(event) is Unbound:
+                if event.by_peer and faults.skip_unbind_resp:
+                    self._strip_unbind_resp(conn)
+            elif type(event) is Closed:
+                log.debug("session with %s closed: %s", conn.peer, event.reason)
+                conn.closing = True
+            if conn.closing:
+                # Hanging up (a fault or the session ended): nothing after this is answered.
+                break
+        if conn.backlog and session.window_free:
+            self._pump_backlog(conn, now)
+
+    def _after_activity(self, conn: _Conn) -> None:
+        """Collect the session's output, write what the socket takes, re-arm its timer."""
+        session = conn.session
+        data = session.data_to_send()
+        if data:
+            conn.out += data
+        if conn.out:
+            self._flush(conn)
+        elif conn.closing:
+            self._hang_up(conn)
+        deadline = session.next_deadline()
+        # Arm a timer only when the deadline moved earlier; a timer that fires early just
+        # re-arms, so at most a few are pending per connection whatever the traffic.
+        if deadline is not None and (conn.deadline is None or deadline < conn.deadline):
+            conn.deadline = deadline
+            self._at(deadline, lambda: self._session_timer(conn))
+
+    def _session_timer(self, conn: _Conn) -> None:
+        if conn.sock.fileno() < 0:
+            return
+        deadline = conn.session.next_deadline()
+        now = time.monotonic()
+        conn.deadline = None
+        if deadline is not None and deadline <= now:
+            events = conn.session.handle_deadline(now)
+            if events:
+                self._handle_events(conn, events, now)
+        self._after_activity(conn)
+
+    def _flush(self, conn: _Conn) -> None:
+        out = conn.out
+        if out:
+            try:
+                sent = conn.sock.send(out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as err:
+                log.debug("send to %s failed: %s", conn.peer, err)
+                self._close(conn)
+                return
+            if sent:
+                del out[:sent]
+        want_write = bool(out)
+        if want_write != conn.writing:
+            conn.writing = want_write
+            assert self._selector is not None
+            events = selectors.EVENT_READ | selectors.EVENT_WRITE if want_write else selectors.EVENT_READ
+            self._selector.modify(conn.sock, events, conn)
+        if not out and conn.closing:
+            self._hang_up(conn)
+
+    def _hang_up(self, conn: _Conn) -> None:
+        # Shut down our side after the last byte so the peer reads everything we wrote
+        # (closing with unread input would send RST and could discard it), then give the
+        # peer a moment to close its side.
+        if conn.sock.fileno() < 0:
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        self._at(time.monotonic() + _LINGER, lambda: self._close(conn))
+
+    def _close(self, conn: _Conn) -> None:
+        sock = conn.sock
+        fd = sock.fileno()
+        if fd < 0:
+            return
+        self._conns.pop(fd, None)
+        assert self._selector is not None
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+        # Whatever was still waiting for a response from this ESME is lost.
+        for event in conn.session.connection_lost(time.monotonic()):
+            if type(event) is RequestFailed:
+                self.deliver_failed += 1
+        conn.backlog.clear()
+
+    # -- the SMSC's application logic --------------------------------------------------
+
+    def _on_bind(self, conn: _Conn, request: _codec.Pdu, faults: Faults) -> None:
+        if self._record:
+            self.received.append(request)
+        status = faults.bind_status
+        if not status and self.credentials is not None:
+            password = self.credentials.get(request.system_id)  # type: ignore[attr-defined]
+            if password is None:
+                status = Status.ESME_RINVSYSID
+            elif password != request.password:  # type: ignore[attr-defined]
+                status = Status.ESME_RINVPASWD
+        if status:
+            self.binds_refused += 1
+            conn.session.refuse_bind(request, status)
+            log.info("bind from %s refused: 0x%08X", conn.peer, int(status))
+            return
+        conn.session.accept_bind(request, system_id=self.system_id)
+        self.binds += 1
+        log.info("%s bound as %s (%s)", request.system_id, conn.session.bind_type, conn.peer)  # type: ignore[attr-defined]
+
+    def _new_message_id(self) -> str:
+        n = self._next_id
+        self._next_id = n + 1
+        return "%x" % n
+
+    def _on_submit(self, conn: _Conn, req: _codec.Pdu, faults: Faults, now: float) -> None:
+        conn.submits += 1
+        self.submits += 1
+        n = conn.submits
+        if faults.close_after and n >= faults.close_after:
+            self.faults_applied["closed_after"] += 1
+            conn.closing = True
+            return
+        session = conn.session
+        if faults.close_mid_pdu_after and n >= faults.close_mid_pdu_after:
+            self.faults_applied["closed_mid_pdu"] += 1
+            data = _codec.encode(req.response(message_id=self._new_message_id()))
+            conn.out += session.data_to_send()
+            conn.out += data[: len(data) // 2]
+            conn.closing = True
+            return
+        if faults.drop_every and n % faults.drop_every == 0:
+            self.faults_applied["dropped"] += 1
+            return
+        if faults.nack_every and n % faults.nack_every == 0:
+            self.faults_applied["nacked"] += 1
+            data = _HEADER.pack(16, _GENERIC_NACK, Status.ESME_RSYSERR, req.sequence_number)
+        elif faults.throttle_every and n % faults.throttle_every == 0:
+            self.faults_applied["throttled"] += 1
+            data = _codec.encode(req.response(command_status=Status.ESME_RTHROTTLED))
+        elif faults.status:
+            self.faults_applied["status"] += 1
+            data = _codec.encode(req.response(command_status=faults.status))
+        else:
+            mid = self._new_message_id()
+            data = _codec.encode(req.response(message_id=mid))
+            if req.command_id != _SUBMIT_MULTI and req.registered_delivery & 3 == 1:  # type: ignore[attr-defined]
+                self._schedule_receipt(conn, req, mid, now)
+        if faults.delay > 0:
+            self.faults_applied["delayed"] += 1
+            self._at(now + faults.delay, lambda: self._write_later(conn, data))
+        else:
+            conn.out += data
+
+    def _write_later(self, conn: _Conn, data: bytes) -> None:
+        if conn.sock.fileno() < 0 or conn.closing:
+            return
+        conn.out += data
+        self._flush(conn)
+
+    def _known_id(self, message_id: str) -> Optional[int]:
+        try:
+            n = int(message_id, 16)
+        except ValueError:
+            return None
+        return n if 0 < n < self._next_id else None
+
+    def _on_other_request(self, conn: _Conn, req: _codec.Pdu) -> None:
+        self.requests += 1
+        session = conn.session
+        cid = req.command_id
+        if cid == _QUERY_SM:
+            n = self._known_id(req.message_id)  # type: ignore[attr-defined]
+            if n is None:
+                session.respond(req, status=Status.ESME_RQUERYFAIL)
+            else:
+                # Every message "delivers" at once unless it was cancelled.
+                state = MessageState.DELETED if n in self._cancelled else MessageState.DELIVERED
+                session.respond(req, message_id=req.message_id, final_date="", message_state=state, error_code=0)  # type: ignore[attr-defined]
+        elif cid == _CANCEL_SM:
+            mid = req.message_id  # type: ignore[attr-defined]
+            n = self._known_id(mid) if mid else 0
+            if n is None:
+                session.respond(req, status=Status.ESME_RCANCELFAIL)
+            else:
+                if n:
+                    self._cancelled.add(n)
+                session.respond(req)
+        elif cid == _REPLACE_SM:
+            if self._known_id(req.message_id) is None:  # type: ignore[attr-defined]
+                session.respond(req, status=Status.ESME_RREPLACEFAIL)
+            else:
+                session.respond(req)
+        else:
+            # Anything else the state table let through still gets an answer.
+            try:
+                session.respond(req, status=Status.ESME_RINVCMDID)
+            except TypeError:
+                conn.out += _HEADER.pack(16, _GENERIC_NACK, Status.ESME_RINVCMDID, req.sequence_number)
+
+    def _strip_unbind_resp(self, conn: _Conn) -> None:
+        # The session answered the unbind as its last act; take that answer back.
+        data = conn.session.data_to_send()
+        if len(data) >= 16 and _HEADER.unpack_from(data, len(data) - 16)[1] == _UNBIND_RESP:
+            data = data[:-16]
+        conn.out += data
+        self.faults_applied["unbind_resp_skipped"] += 1
+
+    # -- delivering (receipts and MO) --------------------------------------------------
+
+    def _receivers(self, system_id: Optional[str]) -> list[_Conn]:
+        return [
+            c
+            for c in self._conns.values()
+            if not c.closing
+            and c.session.bind_type in ("receiver", "transceiver")
+            and (system_id is None or c.session.peer_system_id == system_id)
+        ]
+
+    def _schedule_receipt(self, conn: _Conn, req: _codec.Pdu, message_id: str, now: float) -> None:
+        submit_date = _now_yymmddhhmm()
+        if self.receipt_delay > 0:
+            self._at(now + self.receipt_delay, lambda: self._send_receipt(conn, req, message_id, submit_date))
+        else:
+            # After the response: the ESME should know the id before its receipt arrives.
+            self._commands.append(lambda: self._send_receipt(conn, req, message_id, submit_date))
+
+    def _send_receipt(self, conn: _Conn, req: Any, message_id: str, submit_date: str) -> None:
+        # The submitting connection if it can receive, else a receiver of the same system_id.
+        if conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
+            targets = self._receivers(conn.session.peer_system_id)
+            if not targets:
+                self.faults_applied["receipts_undeliverable"] += 1
+                return
+            conn = targets[0]
+        sm = req.short_message if req.command_id == _SUBMIT_SM else b""
+        text = (
+            f"id:{message_id} sub:001 dlvrd:001 submit date:{submit_date} done date:{_now_yymmddhhmm()} "
+            f"stat:DELIVRD err:000 text:"
+        ).encode("ascii") + sm[:20]
+        pdu = _codec.DeliverSm(
+            source_addr_ton=req.dest_addr_ton,
+            source_addr_npi=req.dest_addr_npi,
+            source_addr=req.destination_addr,
+            dest_addr_ton=req.source_addr_ton,
+            dest_addr_npi=req.source_addr_npi,
+            destination_addr=req.source_addr,
+            esm_class=0x04,
+            short_message=text,
+            tlvs={Tlv.RECEIPTED_MESSAGE_ID: message_id, Tlv.MESSAGE_STATE: int(MessageState.DELIVERED)},
+        )
+        self._deliver(conn, pdu)
+        self.receipts_sent += 1
+
+    def _deliver(self, conn: _Conn, pdu: _codec.Pdu) -> None:
+        session = conn.session
+        if conn.backlog or not session.window_free:
+            conn.backlog.append(pdu)
+            return
+        try:
+            session.send(pdu, time.monotonic())
+        except LocalProtocolError as err:  # unbinding or closed meanwhile
+            log.debug("deliver_sm to %s not sent: %s", conn.peer, err)
+            return
+        self._after_activity(conn)
+
+    def _pump_backlog(self, conn: _Conn, now: float) -> None:
+        session = conn.session
+        while conn.backlog and session.window_free and session.is_bound:
+            session.send(conn.backlog.popleft(), now)

@@ -134,6 +134,9 @@ cdef object _SmeAddress = SmeAddress
 cdef object _DistributionList = DistributionList
 cdef object _UnsuccessSme = UnsuccessSme
 cdef tuple _EMPTY_TUPLE = ()
+cdef list _status_members = [None] * 0x100
+for _member in Status:
+    _status_members[_member.value] = _member
 
 
 cdef object _pdu_error(str message, object field, object offset, uint32_t command_id,
@@ -194,11 +197,11 @@ cdef class Pdu:
     property command_status:
         """The command_status (a :class:`Status` value for known statuses; any 32-bit value)."""
         def __get__(self):
+            # Known statuses come back as Status members from a table built once at import.
             if self._status < 0x100:
-                try:
-                    return _Status(self._status)
-                except ValueError:
-                    pass
+                member = _status_members[self._status]
+                if member is not None:
+                    return member
             return self._status
         def __set__(self, value):
             self._status = _as_u32(value, "command_status")
@@ -446,6 +449,9 @@ cdef bint _writes_body(Pdu pdu):
         return False
     if not lay.is_response or pdu._body == BODY_GIVEN:
         return True
+    if pdu._tlvs:
+        # TLVs follow the mandatory fields; without them a decoder could not tell where TLVs start.
+        return True
     if pdu._body == BODY_DEFAULT and pdu._status == 0:
         return True
     for i in range(lay.nfields):
@@ -687,7 +693,7 @@ cdef int _put_tlv(Writer *w, Pdu pdu, uint16_t tag, object value) except -1:
         sf_put_u16(w.buf + w.len, tag)
         w.len += 4
         start = w.len
-        _put_cstr(w, pdu, value, 65536, name)
+        _put_cstr(w, pdu, value, 65535, name)
         sf_put_u16(w.buf + start - 2, <uint16_t>(w.len - start))
         return 0
     _reserve(w, 2)

@@ -139,7 +139,18 @@ _MESSAGES = _ESME_SUBMITS | _SMSC_DELIVERS
 
 _RESPONSE_BIT = 0x80000000
 _MAX_SEQUENCE = 0x7FFFFFFF
-_GENERIC_NACK = C.GENERIC_NACK
+# Plain ints for the hot paths: comparing with IntEnum members costs a Python-level hash.
+_GENERIC_NACK = int(C.GENERIC_NACK)
+_ENQUIRE_LINK = int(C.ENQUIRE_LINK)
+_UNBIND = int(C.UNBIND)
+_OUTBIND = int(C.OUTBIND)
+_ALERT_NOTIFICATION = int(C.ALERT_NOTIFICATION)
+_SELF_SENT = frozenset({_ENQUIRE_LINK, _UNBIND})
+_MESSAGE_IDS = frozenset(int(c) for c in _MESSAGES)
+_PLAIN_SENDABLE = {
+    role: {state: frozenset(int(c) for c in ids) for state, ids in table.items()}
+    for role, table in SENDABLE.items()
+}
 
 
 class SequenceGenerator:
@@ -187,6 +198,8 @@ class Session:
         self.inactivity_timeout = inactivity_timeout
         self.bind_timeout = bind_timeout
         self.unbind_timeout = unbind_timeout
+        self._sendable = _PLAIN_SENDABLE[self.role]
+        self._receivable = _PLAIN_SENDABLE[Role.SMSC if self.role is Role.ESME else Role.ESME]
         self.state = OPEN
         self.bind_type: Optional[str] = None
         self.peer_system_id: Optional[str] = None
@@ -198,8 +211,17 @@ class Session:
         self._control: dict[int, tuple[Pdu, _Deadline]] = {}
         self._last_traffic = now
         self._last_message = now
-        self._sendable = SENDABLE[self.role]
-        self._receivable = SENDABLE[Role.SMSC if self.role is Role.ESME else Role.ESME]
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @state.setter
+    def state(self, state: SessionState) -> None:
+        # The allowed sets are looked up once per transition, not once per PDU.
+        self._state = state
+        self._can_send = self._sendable[state]
+        self._can_receive = self._receivable[state]
 
     # -- introspection -------------------------------------------------------------
 
@@ -274,23 +296,25 @@ class Session:
         state does not allow this request. ``token`` comes back in the request's outcome event.
         """
         cid = pdu.command_id
-        if cid not in self._sendable[self.state]:
+        if cid not in self._can_send or cid in _SELF_SENT:
+            if cid in _SELF_SENT:
+                raise LocalProtocolError("enquire_link and unbind are sent by the session itself")
             raise LocalProtocolError(
                 f"{type(pdu).__name__} may not be sent by the {self.role.value} in state {self.state.name}"
             )
-        if cid == C.ENQUIRE_LINK or cid == C.UNBIND:
-            raise LocalProtocolError("enquire_link and unbind are sent by the session itself")
         in_flight = self._in_flight
         if len(in_flight) >= self.window:
             raise WindowFull(f"{len(in_flight)} requests in flight (window {self.window})")
-        seq = self._take_sequence()
+        seq = self._next_seq()
+        if seq in in_flight or seq in self._control:
+            seq = self._take_sequence()
         pdu.sequence_number = seq
         data = encode(pdu)
         timeout = self.response_timeout
         in_flight[seq] = (pdu, token, None if timeout is None else now + timeout)
         self._out.append(data)
         self._last_traffic = now
-        if cid in _MESSAGES:
+        if cid in _MESSAGE_IDS:
             self._last_message = now
         return seq
 
@@ -363,8 +387,19 @@ class Session:
                     if framing_error is not None:
                         break
                     err = again
+        in_flight = self._in_flight
+        append = events.append
         for pdu in pdus:
-            if self.state is CLOSED:
+            cid = pdu.command_id
+            if cid & _RESPONSE_BIT:
+                # The throughput path, inlined: match a response to its request.
+                entry = in_flight.pop(pdu.sequence_number, None)
+                if entry is not None:
+                    if cid != _GENERIC_NACK and cid != entry[0].command_id | _RESPONSE_BIT:
+                        log.warning("response %s does not match request %s", type(pdu).__name__, type(entry[0]).__name__)
+                    append(ResponseReceived(entry[0], pdu, entry[1]))
+                    continue
+            if self._state is CLOSED:
                 break
             self._dispatch(pdu, now, events)
         if framing_error is not None:
@@ -396,12 +431,12 @@ class Session:
         if cid & _RESPONSE_BIT:
             self._on_response(pdu, now, events)
             return
-        if cid in _MESSAGES:
+        if cid in _MESSAGE_IDS:
             self._last_message = now
-        if cid == C.ENQUIRE_LINK:
+        if cid == _ENQUIRE_LINK:
             self.respond(pdu)
             return
-        if cid == C.UNBIND:
+        if cid == _UNBIND:
             self._on_unbind(pdu, events)
             return
         if self.role is Role.SMSC and cid in _BIND_STATE_BY_COMMAND:
@@ -410,13 +445,13 @@ class Session:
             else:
                 self.respond(pdu, status=Status.ESME_RALYBND)
             return
-        if cid not in self._receivable[self.state]:
+        if cid not in self._can_receive:
             log.warning("%s not allowed in state %s; answered ESME_RINVBNDSTS", type(pdu).__name__, self.state.name)
             self._refuse_request(pdu, Status.ESME_RINVBNDSTS)
             return
-        if cid == C.OUTBIND:
+        if cid == _OUTBIND:
             events.append(OutbindReceived(pdu))
-        elif cid == C.ALERT_NOTIFICATION:
+        elif cid == _ALERT_NOTIFICATION:
             events.append(AlertReceived(pdu))
         else:
             events.append(RequestReceived(pdu))

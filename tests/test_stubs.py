@@ -1,0 +1,123 @@
+"""The ``_codec.pyi`` stub: generated from the layout table, and true to the runtime module."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import smppfast
+from smppfast import _layout
+
+ROOT = Path(__file__).resolve().parent.parent
+STUB = ROOT / "src" / "smppfast" / "_codec.pyi"
+GENERATOR = ROOT / "tools" / "gen_codec_stub.py"
+HAVE_MYPY = importlib.util.find_spec("mypy") is not None
+needs_mypy = pytest.mark.skipif(not HAVE_MYPY, reason="mypy is not installed (pip install mypy)")
+
+# stubtest allowlist: only what the stub cannot express.
+# The generated PDU classes and their Pdu base inherit Cython's ``__init__(self, *args, **kwargs)``
+# wrapper; the stub gives the real keyword-only parameters (positional arguments raise TypeError).
+PDU_NAMES = ["Pdu", *(name for name, _, _ in _layout.PDUS)]
+ALLOWLIST = "smppfast\\._codec\\.(" + "|".join(PDU_NAMES) + ")\\.__init__\n"
+
+
+def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_committed_stub_matches_the_generator(tmp_path: Path) -> None:
+    out = tmp_path / "_codec.pyi"
+    result = _run(str(GENERATOR), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text(encoding="utf-8") == STUB.read_text(encoding="utf-8"), (
+        "src/smppfast/_codec.pyi is stale: run python tools/gen_codec_stub.py")
+
+
+def test_stub_covers_every_class_and_field() -> None:
+    text = STUB.read_text(encoding="utf-8")
+    for name, _, fields in _layout.PDUS:
+        assert f"\nclass {name}(Pdu):" in text
+        for fname, _, _ in fields:
+            assert f"    {fname}: " in text
+    for public in ("def encode(", "def decode(", "class Decoder:", "class SmeAddress(NamedTuple):",
+                   "class DistributionList(NamedTuple):", "class UnsuccessSme(NamedTuple):",
+                   "def sm_length(self) -> int:", "def number_of_dests(self) -> int:",
+                   "def no_unsuccess(self) -> int:", "command_id: ClassVar[int]",
+                   "fields: ClassVar[tuple[str, ...]]", "dest_address: list[SmeAddress | DistributionList]",
+                   "unsuccess_sme: list[UnsuccessSme]", "short_message: bytes"):
+        assert public in text, public
+    assert set(smppfast._codec.__all__) <= set(text.split('"'))
+
+
+@needs_mypy
+def test_stubtest(tmp_path: Path) -> None:
+    (tmp_path / "none.ini").write_text("[mypy]\n", encoding="utf-8")  # not the project's config
+    allow = tmp_path / "allowlist.txt"
+    allow.write_text(ALLOWLIST, encoding="utf-8")
+    result = _run("-m", "mypy.stubtest", "smppfast._codec", "--allowlist", str(allow),
+                  "--mypy-config-file", str(tmp_path / "none.ini"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+GOOD_USE = """
+import {mod} as smppfast
+from {mod} import SubmitSm, SubmitSmResp, SmeAddress, DistributionList, Decoder
+
+pdu = SubmitSm(source_addr="1", short_message=b"hi", esm_class=3, tlvs={{0x1400: b"x"}})
+n: int = pdu.sm_length + pdu.esm_class + pdu.sequence_number
+text: str = pdu.source_addr
+resp: SubmitSmResp = pdu.response(message_id="m")
+multi = smppfast.SubmitMulti(dest_address=[SmeAddress(1, 1, "2"), DistributionList("d")])
+count: int = multi.number_of_dests
+data: bytes = smppfast.encode(pdu)
+back: smppfast.Pdu = smppfast.decode(data)
+got: list[smppfast.Pdu] = Decoder(max_pdu_size=1024).feed(memoryview(data))
+cid: int = SubmitSm.command_id
+names: tuple[str, ...] = SubmitSm.fields
+"""
+
+BAD_USE = """
+from smppfast._codec import SubmitSm, SubmitMulti
+SubmitSm(source_addr=5)
+SubmitSm(no_such_field=1)
+SubmitSm("positional")
+pdu = SubmitSm()
+pdu.sm_length = 3
+pdu.short_message = "text"
+SubmitMulti(dest_address=["123"])
+"""
+
+
+def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "none.ini").write_text("[mypy]\n", encoding="utf-8")  # not the project's config
+    (tmp_path / "use.py").write_text(source, encoding="utf-8")
+    return _run("-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental",
+                "--config-file", str(tmp_path / "none.ini"), "use.py", cwd=tmp_path)
+
+
+@needs_mypy
+def test_stub_types_user_code(tmp_path: Path) -> None:
+    ok = _mypy(tmp_path, GOOD_USE.format(mod="smppfast._codec"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+@needs_mypy
+def test_stub_rejects_wrong_user_code(tmp_path: Path) -> None:
+    fails = _mypy(tmp_path, BAD_USE)
+    lines = [line for line in fails.stdout.splitlines() if ": error:" in line]
+    # every line but the plain ``pdu = SubmitSm()`` is an error
+    assert {int(line.split(":")[1]) for line in lines} == {3, 4, 5, 7, 8, 9}, fails.stdout
+
+
+@needs_mypy
+def test_public_names_type_check_under_strict(tmp_path: Path) -> None:
+    # ``from smppfast import SubmitSm`` must work for users running mypy --strict
+    # (no implicit re-export): the package has to list its public names in __all__.
+    ok = _mypy(tmp_path, GOOD_USE.format(mod="smppfast"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr

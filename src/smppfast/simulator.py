@@ -5,15 +5,21 @@ Theory of operation
 One I/O thread runs a ``selectors`` loop over non-blocking sockets: the listening socket,
 every ESME connection and a wake-up socket pair that other threads use to hand it work
 (``send_mo``, ``stop``). Each connection owns a sans-IO :class:`~smppfast.session.Session`
-in the "smsc" role, which frames, decodes, enforces the state table, answers
-enquire_link/unbind and nacks malformed PDUs; the simulator is only the SMSC's
-*application*: it accepts or refuses binds and answers what the ESME submits.
+in the "smsc" role, which enforces the state table, answers enquire_link and unbind and
+tracks the deliver_sm it sends; the simulator is the SMSC's *application*: it accepts or
+refuses binds and answers what the ESME submits. Malformed input follows the session's
+policy (generic_nack with the field's status when the header is readable, else close).
 
-Speed: the loop reads up to 256 KiB per ``recv``, feeds it to the session in one call and
-writes every answer with one ``send`` per read. A submit_sm response is packed straight
-into the connection's output buffer (header + message_id) instead of building and encoding
-a ``SubmitSmResp``, and message ids are a counter in hex, so "known id" for query_sm,
-cancel_sm and replace_sm is a comparison, not a table that grows with every submit.
+Speed: the loop reads up to 256 KiB per ``recv``, decodes it with the connection's own
+``Decoder`` in one call and writes every answer with one ``send`` per read. While a
+connection is bound to submit, no fault touches submits and the session runs no timer
+that must see traffic, submit_sm takes a fast path that never reaches the session: its
+response is packed straight into the output buffer (header + message_id) instead of
+building and encoding a ``SubmitSmResp``. Every other PDU is re-encoded (exact, by the
+codec's contract) and handed to the session in order, so the session still owns binds,
+state, keep-alive, unbind and the window of deliver_sm. Message ids are a counter in hex,
+so "known id" for query_sm, cancel_sm and replace_sm is a comparison, not a table that
+grows with every submit.
 
 Fault injection lives in one dataclass, :class:`Faults`. The loop reads ``sim.faults`` once
 per received buffer and replacing it is one attribute store, so ``set_faults`` from any
@@ -112,7 +118,9 @@ class Faults:
 
 
 class _Conn:
-    __slots__ = ("sock", "session", "decoder", "out", "submits", "peer", "writing", "closing", "deadline", "backlog")
+    __slots__ = (
+        "sock", "session", "decoder", "out", "submits", "peer", "writing", "closing", "hung_up", "deadline", "backlog",
+    )
 
     def __init__(self, sock: socket.socket, session: Session, peer: Any) -> None:
         self.sock = sock
@@ -124,6 +132,7 @@ class _Conn:
         self.writing = False
         # Set once we decided to hang up: flush, shut down our side, discard what arrives.
         self.closing = False
+        self.hung_up = False
         # The session deadline last put on the timer heap (to avoid pushing duplicates).
         self.deadline: Optional[float] = None
         # deliver_sm waiting for a free window slot.
@@ -186,7 +195,12 @@ class Simulator:
         self.deliver_responses = 0
         self.deliver_failed = 0
         self.connections_total = 0
-        self.faults_applied: collections.Counter[str] = collections.Counter()
+        # Faults applied and oddities seen, by name ("throttled", "dropped", ...).
+        self.tally: collections.Counter[str] = collections.Counter()
+        self._faults_lock = threading.Lock()
+        # Connections with output queued outside a read (receipts, MO, delayed responses):
+        # flushed once per loop turn, so a burst of them costs one send() per connection.
+        self._dirty: set[_Conn] = set()
 
         self._conns: dict[int, _Conn] = {}
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -255,8 +269,9 @@ class Simulator:
     def set_faults(self, **changes: Any) -> Faults:
         """Change some fault knobs (``sim.set_faults(throttle_every=5)``); returns the new Faults."""
         # A fresh object swapped in with one store: the loop never sees half an update.
-        new = dataclasses.replace(self.faults, **changes)
-        self.faults = new
+        with self._faults_lock:  # two threads changing different knobs both win
+            new = dataclasses.replace(self.faults, **changes)
+            self.faults = new
         return new
 
     def clear_faults(self) -> None:
@@ -298,7 +313,11 @@ class Simulator:
 
     def disconnect_all(self) -> None:
         """Drop every ESME connection at once (no unbind), as a crashed SMSC would."""
-        self._call_soon(lambda: [self._close(c) for c in list(self._conns.values())])
+        def drop() -> None:
+            for conn in list(self._conns.values()):
+                self._close(conn)
+
+        self._call_soon(drop)
 
     def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Run ``fn`` on the I/O thread and return its result (for tests that inspect state)."""
@@ -340,7 +359,7 @@ class Simulator:
             "deliver_responses": self.deliver_responses,
             "deliver_failed": self.deliver_failed,
         }
-        out.update(self.faults_applied)
+        out.update(self.tally)
         return out
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -393,6 +412,12 @@ class Simulator:
                 while self._commands:
                     self._commands.popleft()()
                 self._run_timers()
+                if self._dirty:
+                    dirty = self._dirty
+                    self._dirty = set()
+                    for conn in dirty:
+                        if conn.sock.fileno() >= 0:
+                            self._after_activity(conn)
         except Exception:
             log.exception("simulator I/O loop crashed")
         finally:
@@ -514,6 +539,10 @@ class Simulator:
         received = self.received
         pack = _HEADER.pack
         for pdu in pdus:
+            if conn.closing:
+                # A fault or the session hung up: what followed is never answered.
+                run = []
+                break
             if fast and pdu.command_id == _SUBMIT_SM:
                 if run:
                     self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
@@ -530,11 +559,11 @@ class Simulator:
                 out += mid
                 conn.submits += 1
                 self.submits += 1
-                if pdu.registered_delivery & 3 == 1:
+                if pdu.registered_delivery & 3 == 1:  # type: ignore[attr-defined]
                     self._schedule_receipt(conn, pdu, mid[:-1].decode(), now)
             else:
                 run.append(pdu)
-        if run:
+        if run and not conn.closing:
             self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
         if framing is not None and not conn.closing:
             log.warning("framing lost with %s: %s", conn.peer, framing)
@@ -543,7 +572,7 @@ class Simulator:
 
     def _reject(self, conn: _Conn, err: PduError) -> None:
         log.warning("malformed PDU from %s: %s", conn.peer, err)
-        self.faults_applied["malformed_received"] += 1
+        self.tally["malformed_received"] += 1
         cid = err.command_id or 0
         if not cid & 0x80000000:  # never answer a response
             conn.out += _HEADER.pack(16, _GENERIC_NACK, err.status or Status.ESME_RSYSERR, err.sequence_number or 0)
@@ -578,7 +607,7 @@ class Simulator:
             if conn.closing:
                 # Hanging up (a fault or the session ended): nothing after this is answered.
                 break
-        if conn.backlog and session.window_free:
+        if conn.backlog and session.window_free and not conn.closing:
             self._pump_backlog(conn, now)
 
     def _after_activity(self, conn: _Conn) -> None:
@@ -599,7 +628,7 @@ class Simulator:
             self._at(deadline, lambda: self._session_timer(conn))
 
     def _session_timer(self, conn: _Conn) -> None:
-        if conn.sock.fileno() < 0:
+        if conn.sock.fileno() < 0 or conn.closing:
             return
         deadline = conn.session.next_deadline()
         now = time.monotonic()
@@ -636,8 +665,9 @@ class Simulator:
         # Shut down our side after the last byte so the peer reads everything we wrote
         # (closing with unread input would send RST and could discard it), then give the
         # peer a moment to close its side.
-        if conn.sock.fileno() < 0:
+        if conn.hung_up or conn.sock.fileno() < 0:
             return
+        conn.hung_up = True
         try:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -694,28 +724,28 @@ class Simulator:
         self.submits += 1
         n = conn.submits
         if faults.close_after and n >= faults.close_after:
-            self.faults_applied["closed_after"] += 1
+            self.tally["closed_after"] += 1
             conn.closing = True
             return
         session = conn.session
         if faults.close_mid_pdu_after and n >= faults.close_mid_pdu_after:
-            self.faults_applied["closed_mid_pdu"] += 1
+            self.tally["closed_mid_pdu"] += 1
             data = _codec.encode(req.response(message_id=self._new_message_id()))
             conn.out += session.data_to_send()
             conn.out += data[: len(data) // 2]
             conn.closing = True
             return
         if faults.drop_every and n % faults.drop_every == 0:
-            self.faults_applied["dropped"] += 1
+            self.tally["dropped"] += 1
             return
         if faults.nack_every and n % faults.nack_every == 0:
-            self.faults_applied["nacked"] += 1
+            self.tally["nacked"] += 1
             data = _HEADER.pack(16, _GENERIC_NACK, Status.ESME_RSYSERR, req.sequence_number)
         elif faults.throttle_every and n % faults.throttle_every == 0:
-            self.faults_applied["throttled"] += 1
+            self.tally["throttled"] += 1
             data = _codec.encode(req.response(command_status=Status.ESME_RTHROTTLED))
         elif faults.status:
-            self.faults_applied["status"] += 1
+            self.tally["status"] += 1
             data = _codec.encode(req.response(command_status=faults.status))
         else:
             mid = self._new_message_id()
@@ -723,7 +753,7 @@ class Simulator:
             if req.command_id != _SUBMIT_MULTI and req.registered_delivery & 3 == 1:  # type: ignore[attr-defined]
                 self._schedule_receipt(conn, req, mid, now)
         if faults.delay > 0:
-            self.faults_applied["delayed"] += 1
+            self.tally["delayed"] += 1
             self._at(now + faults.delay, lambda: self._write_later(conn, data))
         else:
             conn.out += data
@@ -732,7 +762,7 @@ class Simulator:
         if conn.sock.fileno() < 0 or conn.closing:
             return
         conn.out += data
-        self._flush(conn)
+        self._dirty.add(conn)
 
     def _known_id(self, message_id: str) -> Optional[int]:
         try:
@@ -780,7 +810,7 @@ class Simulator:
         if len(data) >= 16 and _HEADER.unpack_from(data, len(data) - 16)[1] == _UNBIND_RESP:
             data = data[:-16]
         conn.out += data
-        self.faults_applied["unbind_resp_skipped"] += 1
+        self.tally["unbind_resp_skipped"] += 1
 
     # -- delivering (receipts and MO) --------------------------------------------------
 
@@ -806,7 +836,7 @@ class Simulator:
         if conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
             targets = self._receivers(conn.session.peer_system_id)
             if not targets:
-                self.faults_applied["receipts_undeliverable"] += 1
+                self.tally["receipts_undeliverable"] += 1
                 return
             conn = targets[0]
         sm = req.short_message if req.command_id == _SUBMIT_SM else b""
@@ -838,7 +868,7 @@ class Simulator:
         except LocalProtocolError as err:  # unbinding or closed meanwhile
             log.debug("deliver_sm to %s not sent: %s", conn.peer, err)
             return
-        self._after_activity(conn)
+        self._dirty.add(conn)
 
     def _pump_backlog(self, conn: _Conn, now: float) -> None:
         session = conn.session

@@ -190,6 +190,32 @@ def test_submits_answered_with_and_without_fast_path(enquire_link_interval: Opti
         c.close()
 
 
+def test_fast_path_keeps_order_with_session_pdus(sim: Simulator, client: RawClient) -> None:
+    """Submits (fast path) and session PDUs in one segment: each answered in turn, none after unbind."""
+    client.bind("transmitter")
+    pdus = [submit(), smppfast.EnquireLink(), submit(), smppfast.Unbind(), submit()]
+    for seq, pdu in enumerate(pdus, start=10):
+        pdu.sequence_number = seq
+    client.sock.sendall(b"".join(smppfast.encode(p) for p in pdus))
+    client.read_until_eof()
+    got = [(p.command_id, p.sequence_number) for p in client.inbox]
+    assert got == [
+        (Command.SUBMIT_SM_RESP, 10),
+        (Command.ENQUIRE_LINK_RESP, 11),
+        (Command.SUBMIT_SM_RESP, 12),
+        (Command.UNBIND_RESP, 13),
+    ]
+
+
+def test_submit_split_across_segments(client: RawClient) -> None:
+    client.bind()
+    data = smppfast.encode(submit(sequence_number=5)) + smppfast.encode(submit(sequence_number=6))
+    for i in range(0, len(data), 7):
+        client.sock.sendall(data[i : i + 7])
+        time.sleep(0.001)
+    assert {client.recv().sequence_number, client.recv().sequence_number} == {5, 6}
+
+
 def test_data_sm_and_submit_multi(client: RawClient) -> None:
     client.bind()
     resp = client.request(smppfast.DataSm(source_addr="1", destination_addr="2"))
@@ -282,6 +308,22 @@ def test_receipt_goes_to_receiver_of_same_system_id(sim: Simulator) -> None:
     assert deliver.tlvs[Tlv.RECEIPTED_MESSAGE_ID] == mid
     assert other.quiet_for(0.1)
     for c in (tx, other, rx):
+        c.close()
+
+
+def test_receipts_wait_for_a_free_window_slot() -> None:
+    # The SMSC's own window for deliver_sm is 2: the rest queue until the ESME answers.
+    with Simulator(window=2) as sim:
+        c = bound(sim)
+        ids = {c.request(submit(registered_delivery=1)).message_id for _ in range(6)}
+        assert len(ids) == 6
+        seen = set()
+        for _ in range(6):
+            deliver = c.recv(command_id=Command.DELIVER_SM)
+            seen.add(deliver.tlvs[Tlv.RECEIPTED_MESSAGE_ID])
+            c.send(deliver.response())
+        assert seen == ids
+        assert sim.wait_for(lambda: sim.deliver_responses == 6)
         c.close()
 
 

@@ -495,6 +495,11 @@ class Simulator:
         events = conn.session.receive_data(data, now)
         if events:
             self._handle_events(conn, events, now)
+        # Take the session's answers now, so they leave in the order of the requests
+        # between the fast path's own answers.
+        out = conn.session.data_to_send()
+        if out:
+            conn.out += out
 
     def _fast_ok(self, conn: _Conn) -> bool:
         # The fast path answers submit_sm without the session seeing it, which is only

@@ -122,7 +122,7 @@ def _check_round_trip(pdu: Any) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip(name: str, data: st.DataObject) -> None:
     _check_round_trip(data.draw(STRATEGIES[name]))

@@ -34,12 +34,27 @@ cdef extern from "wire.h":
     Py_ssize_t sf_cstr_len(const unsigned char *p, size_t limit) nogil
 
 cdef extern from "Python.h":
+    bint PyLong_Check(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+    bint PyObject_IS_GC(object o)
+    void PyObject_GC_UnTrack(void *o)
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    Py_ssize_t PyTuple_GET_SIZE(PyObject *t)
+    PyObject *PyTuple_GET_ITEM(PyObject *t, Py_ssize_t i)
     int PyUnicode_KIND(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     int PyUnicode_1BYTE_KIND
     object PyDescr_NewMember(PyTypeObject *tp, PyMemberDef *m)
     PyObject *PyDict_GetItemWithError(object d, object k) except? NULL
+
+cdef extern from *:
+    """
+    static void sf_set_vectorcall(PyObject *type, void *fn) {
+        ((PyTypeObject *)type)->tp_vectorcall = (vectorcallfunc)fn;
+    }
+    """
+    void sf_set_vectorcall(object type, void *fn)
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -174,10 +189,13 @@ cdef class Pdu:
             self._obj[i] = NULL
 
     def __init__(self, **kwargs):
+        # Calls of the generated classes take the vectorcall path below; this one serves
+        # subclasses that users derive from them.
         cdef int kind = _class_kind(type(self))
         cdef dict names
         cdef object idx
         self._kind = kind
+        _untrack(self)
         _set_defaults(self, kind)
         if kwargs:
             names = <dict>_name_maps[kind]
@@ -295,11 +313,60 @@ def _rebuild(cls, dict state, int body):
     return pdu
 
 
+cdef dict _kind_by_class = {}
+
+
 cdef inline int _class_kind(object cls) except -1:
+    cdef PyObject *found = PyDict_GetItemWithError(_kind_by_class, cls)
+    if found != NULL:
+        return <int><object>found
+    # A user's subclass of a generated class: found through its MRO once per call.
     kind = getattr(cls, "_kind", 0)
     if not kind:
         raise TypeError("Pdu is abstract: use a concrete class such as SubmitSm")
     return kind
+
+
+cdef inline void _untrack(object obj):
+    # The generated classes are heap types, which CPython always makes GC-tracked. A PDU
+    # only holds str, bytes, ints and (rarely) containers of those, so it cannot be part of
+    # a cycle that matters: keeping it away from the cyclic GC makes bulk decoding cost the
+    # same with the collector on or off.
+    if PyObject_IS_GC(obj):
+        PyObject_GC_UnTrack(<void *>obj)
+
+
+cdef inline Pdu _new_pdu(object cls, int kind):
+    cdef Pdu pdu = <Pdu>(<PyTypeObject *>cls).tp_new(cls, <PyObject *>_EMPTY_TUPLE, NULL)
+    pdu._kind = kind
+    _untrack(pdu)
+    return pdu
+
+
+cdef object _pdu_vectorcall(object cls, PyObject **args, size_t nargsf, PyObject *kwnames):
+    """``SubmitSm(source_addr=..., ...)``: keyword arguments straight from the call frame.
+
+    Installed as each generated class's tp_vectorcall, so a construction builds no kwargs
+    dict and walks the interned argument names against the class's name map once.
+    """
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t i, n
+    cdef PyObject *idx
+    if nargs:
+        raise TypeError(f"{cls.__name__}() takes keyword arguments only")
+    cdef int kind = _class_kind(cls)
+    cdef Pdu pdu = _new_pdu(cls, kind)
+    _set_defaults(pdu, kind)
+    if kwnames != NULL:
+        names = <dict>_name_maps[kind]
+        n = PyTuple_GET_SIZE(kwnames)
+        for i in range(n):
+            key = <object>PyTuple_GET_ITEM(kwnames, i)
+            idx = PyDict_GetItemWithError(names, key)
+            if idx == NULL:
+                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}")
+            _set_by_index(pdu, kind, <int><object>idx, <object>args[i])
+    return pdu
 
 
 cdef inline int _check_kind(Pdu pdu) except -1:
@@ -322,12 +389,21 @@ cdef inline void _slot_set(Pdu pdu, int slot, object value):
     Py_XDECREF(old)
 
 
-cdef inline uint32_t _as_u32(object value, str name) except? 0xFFFFFFFF:
-    if not isinstance(value, int):
+cdef inline long long _as_int(object value, str name) except? -2:
+    """The value of an int, or -1 when it does not fit a C long long (so: out of range)."""
+    cdef int overflow = 0
+    cdef long long v
+    if not PyLong_Check(value):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return -1 if overflow else v
+
+
+cdef inline uint32_t _as_u32(object value, str name) except? 0xFFFFFFFF:
+    cdef long long v = _as_int(value, name)
+    if v < 0 or v > 0xFFFFFFFF:
         raise _pdu_error(f"{name} {value} is out of range 0..4294967295", name, None, 0, 0, True, 0)
-    return <uint32_t>value
+    return <uint32_t>v
 
 
 cdef int _set_defaults(Pdu pdu, int kind) except -1:
@@ -369,7 +445,15 @@ cdef int _set_by_index(Pdu pdu, int kind, int idx, object value) except -1:
 
 cdef int _set_field(Pdu pdu, int kind, int i, object value) except -1:
     cdef FieldDef *f = &_layouts[kind].fields[i]
+    cdef int overflow = 0
+    cdef long long v
     if f.kind == K_U8:
+        # Inline fast path: the field name is only looked up to build an error.
+        if PyLong_Check(value):
+            v = PyLong_AsLongLongAndOverflow(value, &overflow)
+            if not overflow and 0 <= v <= 255:
+                pdu._u8[f.slot] = <uint8_t>v
+                return 0
         pdu._u8[f.slot] = _as_u8(value, (<tuple>_field_names[kind])[i])
     elif f.kind == K_DESTS or f.kind == K_UNSUCC:
         _slot_set(pdu, f.slot, list(value))
@@ -379,11 +463,10 @@ cdef int _set_field(Pdu pdu, int kind, int i, object value) except -1:
 
 
 cdef inline uint8_t _as_u8(object value, str name) except? 255:
-    if not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 255:
+    cdef long long v = _as_int(value, name)
+    if v < 0 or v > 255:
         raise _pdu_error(f"{name} {value} is out of range 0..255", name, None, 0, 0, True, 0)
-    return <uint8_t>value
+    return <uint8_t>v
 
 
 cdef object _field_value(Pdu pdu, int i):
@@ -899,8 +982,7 @@ cdef Pdu _decode_one(const unsigned char *p, Py_ssize_t n):
         raise _pdu_error(f"unknown command_id 0x{cid:08X}", "command_id", 4, cid, r.seq, True, 0x03)
     lay = &_layouts[kind]
     cls = _classes[kind]
-    pdu = <Pdu>(<PyTypeObject *>cls).tp_new(cls, <PyObject *>_EMPTY_TUPLE, NULL)
-    pdu._kind = kind
+    pdu = _new_pdu(cls, kind)
     pdu._status = sf_get_u32(p + 8)
     pdu._seq = r.seq
     if n == HEADER and lay.is_response and lay.nfields:
@@ -1180,12 +1262,14 @@ cdef object _build_class(str name, uint32_t command_id, tuple fields):
     cls = type(name, (Pdu,), ns)
     for fname, slot in members:
         setattr(cls, fname, _make_member(cls, fname, slot))
+    sf_set_vectorcall(cls, <void *>_pdu_vectorcall)
     low = command_id & 0x3FF
     if command_id & 0x80000000:
         _kind_resp[low] = kind
     else:
         _kind_req[low] = kind
     _classes.append(cls)
+    _kind_by_class[cls] = kind
     _field_names.append(tuple(f[0] for f in fields))
     _name_maps.append(names)
     return cls

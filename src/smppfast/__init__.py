@@ -1,25 +1,15 @@
-"""smppfast: a fast and correct SMPP 3.4 client (ESME) library."""
+"""smppfast: a fast and correct SMPP 3.4 client (ESME) library.
+
+The compiled core (``_codec``, ``_text``) encodes and decodes PDUs and text; the pure-Python
+layers on top drive the session (``session``), the socket (``client``) and a test SMSC
+(``simulator``).
+"""
 
 from __future__ import annotations
 
-from .constants import Command, DataCoding, Status, Tlv
-from .errors import (
-    BindError,
-    CommandStatusError,
-    ConnectionClosedError,
-    LocalProtocolError,
-    PduError,
-    ProtocolError,
-    RemoteProtocolError,
-    SmppError,
-    SmppTimeoutError,
-    TextError,
-    WindowFull,
-)
-
-__version__ = "0.1.0"
 from ._codec import (
     DEFAULT_MAX_PDU_SIZE,
+    PDU_CLASSES,
     AlertNotification,
     BindReceiver,
     BindReceiverResp,
@@ -55,4 +45,131 @@ from ._codec import (
     decode,
     encode,
 )
-from ._codec import PDU_CLASSES
+from ._text import (
+    Part,
+    count_parts,
+    decode_text,
+    encode_text,
+    get_default_alphabet,
+    pack_septets,
+    set_default_alphabet,
+    split_text,
+    unpack_septets,
+)
+from .client import Client, ClientStats, RateLimiter
+from .constants import (
+    INTERFACE_VERSION,
+    Command,
+    DataCoding,
+    EsmClass,
+    MessageState,
+    Npi,
+    RegisteredDelivery,
+    Status,
+    Tlv,
+    Ton,
+)
+from .errors import (
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    LocalProtocolError,
+    PduError,
+    ProtocolError,
+    RemoteProtocolError,
+    SmppError,
+    SmppTimeoutError,
+    TextError,
+    WindowFull,
+)
+from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
+from .receipt import DeliveryReceipt, ReceiptError, message_ids_match, parse_receipt, receipt_from_pdu
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # codec
+    "encode",
+    "decode",
+    "Decoder",
+    "Pdu",
+    "PDU_CLASSES",
+    "DEFAULT_MAX_PDU_SIZE",
+    "SmeAddress",
+    "DistributionList",
+    "UnsuccessSme",
+    "GenericNack",
+    "BindReceiver",
+    "BindReceiverResp",
+    "BindTransmitter",
+    "BindTransmitterResp",
+    "BindTransceiver",
+    "BindTransceiverResp",
+    "Outbind",
+    "Unbind",
+    "UnbindResp",
+    "SubmitSm",
+    "SubmitSmResp",
+    "SubmitMulti",
+    "SubmitMultiResp",
+    "DeliverSm",
+    "DeliverSmResp",
+    "DataSm",
+    "DataSmResp",
+    "QuerySm",
+    "QuerySmResp",
+    "CancelSm",
+    "CancelSmResp",
+    "ReplaceSm",
+    "ReplaceSmResp",
+    "EnquireLink",
+    "EnquireLinkResp",
+    "AlertNotification",
+    # text
+    "encode_text",
+    "decode_text",
+    "count_parts",
+    "split_text",
+    "Part",
+    "pack_septets",
+    "unpack_septets",
+    "set_default_alphabet",
+    "get_default_alphabet",
+    # inbound messages
+    "Reassembler",
+    "CompleteMessage",
+    "IncompleteMessage",
+    "DeliveryReceipt",
+    "ReceiptError",
+    "parse_receipt",
+    "receipt_from_pdu",
+    "message_ids_match",
+    # session
+    "Client",
+    "ClientStats",
+    "RateLimiter",
+    # constants
+    "Command",
+    "Status",
+    "Tlv",
+    "DataCoding",
+    "Ton",
+    "Npi",
+    "EsmClass",
+    "RegisteredDelivery",
+    "MessageState",
+    "INTERFACE_VERSION",
+    # errors
+    "SmppError",
+    "PduError",
+    "TextError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "CommandStatusError",
+    "BindError",
+    "SmppTimeoutError",
+    "WindowFull",
+    "ConnectionClosedError",
+    "ReceiptError",
+]

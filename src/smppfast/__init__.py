@@ -171,5 +171,4 @@ __all__ = [
     "SmppTimeoutError",
     "WindowFull",
     "ConnectionClosedError",
-    "ReceiptError",
 ]

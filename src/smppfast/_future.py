@@ -28,18 +28,29 @@ _TERMINAL = frozenset({"CANCELLED", "CANCELLED_AND_NOTIFIED", FINISHED})
 class SubmitFuture(Future):  # type: ignore[type-arg]
     """The future ``Client.submit`` returns; resolves to the response PDU."""
 
+    # Class-level defaults: a new future writes only what differs, into its instance dict.
+    # RUNNING from birth: a submit is on its way to the wire and cannot be cancelled.
+    _state = "RUNNING"
+    _cond: Optional[threading.Condition] = None
+    _result = None
+    _exception: Optional[BaseException] = None
+    _waiters_list: Optional[list[Any]] = None
+    _done_callbacks: Any = ()
+    sent_at = 0.0
+    retries = 0
+
     def __init__(self, request: Any = None) -> None:
         # Deliberately not calling Future.__init__: it would build the Condition eagerly.
-        self._cond: Optional[threading.Condition] = None
-        # RUNNING from birth: a submit is on its way to the wire and cannot be cancelled.
-        self._state = "RUNNING"
-        self._result = None
-        self._exception: Optional[BaseException] = None
-        self._waiters_list: Optional[list[Any]] = None
-        self._done_callbacks: list[Any] = []
         self.request = request
-        self.sent_at = 0.0
-        self.retries = 0
+
+    def add_done_callback(self, fn: Any) -> None:
+        with self._condition:
+            if self._state not in _TERMINAL:
+                if not self._done_callbacks:
+                    self._done_callbacks = []
+                self._done_callbacks.append(fn)
+                return
+        fn(self)
 
     @property  # type: ignore[override]
     def _condition(self) -> threading.Condition:
@@ -64,6 +75,12 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
         self._result = result
         self._exception = exception
         self._state = FINISHED
+        if self._cond is not None or self._done_callbacks:
+            self._notify()
+
+    def _notify(self) -> None:
+        """After the state was published: wake waiters and run callbacks."""
+        exception = self._exception
         cond = self._cond
         if cond is not None:
             with cond:

@@ -63,6 +63,9 @@ __all__ = ["Client", "ClientStats", "RateLimiter"]
 
 log = logging.getLogger("smppfast.client")
 
+_monotonic = time.monotonic
+_RUNNING = "RUNNING"
+_FINISHED = "FINISHED"
 _THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
 _RECV_SIZE = 256 * 1024
 _LATENCY_SAMPLES = 65536
@@ -212,6 +215,10 @@ class Client:
         self._writer_wake = threading.Condition(self._lock)
         self._timer_wake = threading.Condition(self._lock)
         self._write_pending = False
+        self._writing = False  # one thread at a time writes, so PDUs never interleave
+        # The session while submits may go straight in (bound, not paused, nothing to retry,
+        # not closing); None sends submit() down the slow path. Kept by _refresh_open.
+        self._open_session: Optional[Session] = None
         self._waiting = 0  # threads blocked in submit: notify only when someone waits
         self._session: Optional[Session] = None
         self._sock: Optional[socket.socket] = None
@@ -307,6 +314,7 @@ class Client:
             if self._closed:
                 return
             self._closing = True
+            self._refresh_open()
             self._state_changed.notify_all()
             session = self._session
         deadline = time.monotonic() + self.close_timeout
@@ -333,6 +341,7 @@ class Client:
         with self._lock:
             self._closed = True
             self._bound = False
+            self._open_session = None
             self._fail_retries(ConnectionClosedError("client closed before the request could be sent again"))
             self._writer_wake.notify_all()
             self._timer_wake.notify_all()
@@ -364,15 +373,42 @@ class Client:
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
         fut = SubmitFuture(pdu)
+        direct = b""
         with self._lock:
-            session = self._wait_for_slot(timeout)
-            fut.sent_at = time.monotonic()
-            session.send(pdu, fut.sent_at, fut)
+            session = self._open_session
+            if session is None or len(session._in_flight) >= session.window or not session.is_bound:
+                session = self._wait_for_slot(timeout)
+            fut.sent_at = now = _monotonic()
+            session.send(pdu, now, fut)
             self.stats.submitted += 1
-            if not self._write_pending:
+            if self._writing or self._write_pending:
+                self._write_pending = True  # whoever writes now takes it on their next round
+            elif session.in_flight == 1 and len(session._out) == 1:
+                # The link was idle: write now from this thread, saving the writer's
+                # wake-up on the latency path (stop-and-wait, window 1).
+                direct = session.data_to_send()
+                self._writing = True
+            else:
                 self._write_pending = True
                 self._writer_wake.notify()
+        if direct:
+            self._write_direct(direct)
         return fut
+
+    def _write_direct(self, data: bytes) -> None:
+        sock = self._sock
+        try:
+            if sock is not None:
+                sock.sendall(data)
+        except OSError as exc:
+            log.warning("send failed: %s", exc)
+            if sock is not None:
+                _shutdown(sock)
+        finally:
+            with self._lock:
+                self._writing = False
+                if self._write_pending or (self._session is not None and self._session._out):
+                    self._kick_writer()  # whatever queued up meanwhile is the writer's now
 
     def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
         """Submit a batch; as many go out per lock as the window admits."""
@@ -398,9 +434,8 @@ class Client:
                     futures.append(fut)
                 self.stats.submitted += len(take)
                 i += len(take)
-                if not self._write_pending:
-                    self._write_pending = True
-                    self._writer_wake.notify()
+                if take:
+                    self._kick_writer()
             if limiter is not None and wait > 0:
                 time.sleep(wait)
         return futures
@@ -450,6 +485,7 @@ class Client:
             now = time.monotonic()
             if session is not None and self._bound and session.is_bound:
                 if session.window_free > 0 and not self._retry and now >= self._paused_until:
+                    self._refresh_open()
                     return session
             elif not self.reconnect:
                 raise ConnectionClosedError("not bound to the SMSC")
@@ -470,16 +506,30 @@ class Client:
 
     # -- the threads --------------------------------------------------------------
 
+    def _refresh_open(self) -> None:
+        """With the lock held: recompute whether submits may take the fast path."""
+        s = self._session
+        ok = (
+            s is not None
+            and self._bound
+            and s.is_bound
+            and not self._closing
+            and not self._closed
+            and not self._retry
+            and _monotonic() >= self._paused_until
+        )
+        self._open_session = s if ok else None
+
     def _kick_writer(self) -> None:
-        if not self._write_pending:
-            self._write_pending = True
-            self._writer_wake.notify()
+        """With the lock held: make sure the writer thread will flush what is queued."""
+        self._write_pending = True
+        self._writer_wake.notify()
 
     def _write_loop(self) -> None:
         lock = self._lock
         while True:
             with lock:
-                while not self._write_pending and not self._closed:
+                while (not self._write_pending or self._writing) and not self._closed:
                     self._writer_wake.wait()
                 if self._closed and not self._write_pending:
                     return
@@ -487,12 +537,16 @@ class Client:
                 session = self._session
                 sock = self._sock
                 data = session.data_to_send() if session is not None else b""
+                self._writing = bool(data)
             if data and sock is not None:
                 try:
                     sock.sendall(data)
                 except OSError as exc:
                     log.warning("send failed: %s", exc)
                     _shutdown(sock)  # the reader sees the close and fails what is in flight
+            if data:
+                with lock:
+                    self._writing = False
 
     def _read_loop(self, sock: socket.socket, session: Session) -> None:
         recv = sock.recv
@@ -507,9 +561,8 @@ class Client:
             now = time.monotonic()
             with lock:
                 events = session.receive_data(data, now)
-                if session._out and not self._write_pending:
-                    self._write_pending = True
-                    self._writer_wake.notify()
+                if session._out:
+                    self._kick_writer()
             if events:
                 self._handle_events(events, session)
             if not data or session.state.name == "CLOSED":
@@ -572,21 +625,36 @@ class Client:
 
     def _handle_events(self, events: Sequence[Any], session: Session) -> None:
         stats = self.stats
+        latencies = stats._latencies
+        now = _monotonic()
         freed = 0
+        ok = 0
+        pos = stats._latency_pos
         for ev in events:
             t = type(ev)
             if t is ResponseReceived:
-                fut = ev.token
+                fut = ev[2]
                 freed += 1
                 if fut is None:
                     continue
-                response = ev.response
+                response = ev[1]
                 status = response.command_status
-                stats.responses[status] += 1
                 if status == 0:
-                    stats._record_latency(time.monotonic() - fut.sent_at)
-                    fut.set_result(response)
-                elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
+                    ok += 1
+                    if len(latencies) < _LATENCY_SAMPLES:
+                        latencies.append(now - fut.sent_at)
+                    else:  # a rolling window of the most recent samples
+                        latencies[pos] = now - fut.sent_at
+                        pos = (pos + 1) % _LATENCY_SAMPLES
+                    # SubmitFuture.set_result inlined: publish, then notify only if someone waits.
+                    if fut._state == _RUNNING:
+                        fut._result = response
+                        fut._state = _FINISHED
+                        if fut._cond is not None or fut._done_callbacks:
+                            fut._notify()
+                    continue
+                stats.responses[int(status)] += 1
+                if status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
                     self._throttled(fut)
                 else:
                     fut.set_exception(CommandStatusError(status, response))
@@ -605,13 +673,17 @@ class Client:
                 if ev.token is not None:
                     ev.token.set_exception(ev.error)
             elif t is Bound:
-                self._bound = True
+                with self._lock:
+                    self._bound = True
+                    self._refresh_open()
                 self._bind_done.set()
             elif t is BindRefused:
                 self._bind_result = BindError(ev.status, ev.response, f"bind refused: {_status_text(ev.status)}")
                 self._bind_done.set()
             elif t is Closed:
-                self._bound = False
+                with self._lock:
+                    self._bound = False
+                    self._refresh_open()
                 if not self._bind_done.is_set():
                     self._bind_result = ConnectionClosedError(f"connection closed during bind: {ev.reason}")
                     self._bind_done.set()
@@ -626,6 +698,9 @@ class Client:
                 log.info("unbound (%s)", "by the SMSC" if ev.by_peer else "by us")
             elif t is OutbindReceived:
                 log.warning("outbind received on a bound client; ignored")
+        if ok:
+            stats.responses[0] += ok
+            stats._latency_pos = pos
         if (freed and self._waiting) or any(type(e) is Closed for e in events[-1:]):
             with self._lock:
                 self._state_changed.notify_all()
@@ -640,6 +715,7 @@ class Client:
                 self._backoff = min(self._backoff * 2, self.throttle_max_backoff) if self._retry else self.throttle_backoff
             self._paused_until = now + self._backoff
             self._retry.append(fut)
+            self._open_session = None
             self._timer_wake.notify()
         log.info("throttled by the SMSC; pausing %.2f s", self._backoff)
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
+from itertools import count
 from typing import Any, Callable, Iterable, Optional, Union
 
 from . import _codec
@@ -137,6 +138,7 @@ SENDABLE: dict[Role, dict[SessionState, frozenset[int]]] = {
 # Requests that count as traffic for the inactivity timer.
 _MESSAGES = _ESME_SUBMITS | _SMSC_DELIVERS
 
+_new_tuple = tuple.__new__
 _RESPONSE_BIT = 0x80000000
 _MAX_SEQUENCE = 0x7FFFFFFF
 # Plain ints for the hot paths: comparing with IntEnum members costs a Python-level hash.
@@ -203,7 +205,9 @@ class Session:
         self.state = OPEN
         self.bind_type: Optional[str] = None
         self.peer_system_id: Optional[str] = None
-        self._next_seq: Callable[[], int] = sequence or SequenceGenerator()
+        # The default counter is itertools.count (C speed); _take_sequence wraps it.
+        self._custom_sequence = sequence is not None
+        self._next_seq: Callable[[], int] = sequence or count(1).__next__
         self._decoder = Decoder(max_pdu_size)
         self._out: list[bytes] = []
         self._in_flight: dict[int, tuple[Pdu, Any, _Deadline]] = {}
@@ -222,6 +226,7 @@ class Session:
         self._state = state
         self._can_send = self._sendable[state]
         self._can_receive = self._receivable[state]
+        self.is_bound = state in BOUND_STATES
 
     # -- introspection -------------------------------------------------------------
 
@@ -234,9 +239,8 @@ class Session:
     def window_free(self) -> int:
         return self.window - len(self._in_flight)
 
-    @property
-    def is_bound(self) -> bool:
-        return self.state in BOUND_STATES
+    #: True while bound (any bind type); a plain attribute kept by the state setter.
+    is_bound: bool = False
 
     # -- sending ------------------------------------------------------------------
 
@@ -306,8 +310,8 @@ class Session:
         if len(in_flight) >= self.window:
             raise WindowFull(f"{len(in_flight)} requests in flight (window {self.window})")
         seq = self._next_seq()
-        if seq in in_flight or seq in self._control:
-            seq = self._take_sequence()
+        if seq > _MAX_SEQUENCE or seq in in_flight or seq in self._control:
+            seq = self._take_sequence(seq)
         pdu.sequence_number = seq
         data = encode(pdu)
         timeout = self.response_timeout
@@ -397,7 +401,7 @@ class Session:
                 if entry is not None:
                     if cid != _GENERIC_NACK and cid != entry[0].command_id | _RESPONSE_BIT:
                         log.warning("response %s does not match request %s", type(pdu).__name__, type(entry[0]).__name__)
-                    append(ResponseReceived(entry[0], pdu, entry[1]))
+                    append(_new_tuple(ResponseReceived, (entry[0], pdu, entry[1])))
                     continue
             if self._state is CLOSED:
                 break
@@ -601,12 +605,20 @@ class Session:
     def _enquire_pending(self) -> bool:
         return any(req.command_id == C.ENQUIRE_LINK for req, _ in self._control.values())
 
-    def _take_sequence(self) -> int:
-        seq = self._next_seq()
-        # After a wrap, skip numbers still waiting for their response.
-        while seq in self._in_flight or seq in self._control:
+    def _take_sequence(self, seq: Optional[int] = None) -> int:
+        if seq is None:
             seq = self._next_seq()
-        return seq
+        # Wrap from 0x7FFFFFFF to 1, and skip numbers still waiting for their response.
+        for _ in range(len(self._in_flight) + len(self._control) + 2):
+            if not 1 <= seq <= _MAX_SEQUENCE:
+                if self._custom_sequence:
+                    raise LocalProtocolError(f"sequence generator gave {seq}, outside 1..0x7FFFFFFF")
+                self._next_seq = count(1).__next__
+                seq = self._next_seq()
+            if seq not in self._in_flight and seq not in self._control:
+                return seq
+            seq = self._next_seq()
+        raise LocalProtocolError("sequence generator keeps giving numbers that are in flight")
 
     def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
         seq = self._take_sequence()

@@ -67,7 +67,7 @@ cdef extern from "structmember.h":
 
 __all__ = [
     "Pdu", "encode", "decode", "Decoder", "SmeAddress", "DistributionList", "UnsuccessSme",
-    "DEFAULT_MAX_PDU_SIZE",
+    "DEFAULT_MAX_PDU_SIZE", "RequestWindow",
 ]
 
 # ---------------------------------------------------------------------------
@@ -1292,3 +1292,6 @@ PDU_CLASSES = {}
 for _name, _cid, _fields in _layout.PDUS:
     PDU_CLASSES[_cid] = globals()[_name] = _build_class(_name, _cid, _fields)
     __all__.append(_name)
+
+
+include "_window.pxi"

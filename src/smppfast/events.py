@@ -10,6 +10,8 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Optional
 
+from . import _codec
+
 __all__ = [
     "Event",
     "Bound",
@@ -100,6 +102,9 @@ class ResponseReceived(tuple):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return f"ResponseReceived(request={self[0]!r}, response={self[1]!r}, token={self[2]!r})"
+
+
+_codec._set_response_event_class(ResponseReceived)
 
 
 class RequestReceived(Event):

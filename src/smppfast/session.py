@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
-from itertools import count
 from typing import Any, Callable, Iterable, Optional, Union
 
 from . import _codec
@@ -138,7 +137,6 @@ SENDABLE: dict[Role, dict[SessionState, frozenset[int]]] = {
 # Requests that count as traffic for the inactivity timer.
 _MESSAGES = _ESME_SUBMITS | _SMSC_DELIVERS
 
-_new_tuple = tuple.__new__
 _RESPONSE_BIT = 0x80000000
 _MAX_SEQUENCE = 0x7FFFFFFF
 # Plain ints for the hot paths: comparing with IntEnum members costs a Python-level hash.
@@ -195,7 +193,15 @@ class Session:
             raise ValueError("window must be at least 1")
         self.role = Role(role)
         self.window = window
-        self.response_timeout = response_timeout
+        self._out: list[bytes] = []
+        # Numbering, encoding, registering and response matching run in the compiled core;
+        # which requests a state allows is still decided here (set_allowed on each transition).
+        self._window = _codec.RequestWindow(
+            window, response_timeout, sequence,
+            out=self._out, refuse=self._refuse_send, message_ids=_MESSAGE_IDS, now=now,
+        )
+        #: ``send`` at C speed: the same checks and effects as ``Session.send`` below.
+        self.send = self._window.send_request  # type: ignore[method-assign]
         self.enquire_link_interval = enquire_link_interval
         self.inactivity_timeout = inactivity_timeout
         self.bind_timeout = bind_timeout
@@ -205,16 +211,35 @@ class Session:
         self.state = OPEN
         self.bind_type: Optional[str] = None
         self.peer_system_id: Optional[str] = None
-        # The default counter is itertools.count (C speed); _take_sequence wraps it.
-        self._custom_sequence = sequence is not None
-        self._next_seq: Callable[[], int] = sequence or count(1).__next__
         self._decoder = Decoder(max_pdu_size)
-        self._out: list[bytes] = []
-        self._in_flight: dict[int, tuple[Pdu, Any, _Deadline]] = {}
+        self._in_flight: dict[int, tuple[Pdu, Any, _Deadline]] = self._window.entries
         # Control requests (bind, enquire_link, unbind) kept apart from the user's window.
-        self._control: dict[int, tuple[Pdu, _Deadline]] = {}
-        self._last_traffic = now
-        self._last_message = now
+        self._control: dict[int, tuple[Pdu, _Deadline]] = self._window.control
+
+    # The timestamps live in the compiled window, which updates them on every send.
+    @property
+    def _last_traffic(self) -> float:
+        return self._window.last_traffic  # type: ignore[no-any-return]
+
+    @_last_traffic.setter
+    def _last_traffic(self, now: float) -> None:
+        self._window.last_traffic = now
+
+    @property
+    def _last_message(self) -> float:
+        return self._window.last_message  # type: ignore[no-any-return]
+
+    @_last_message.setter
+    def _last_message(self, now: float) -> None:
+        self._window.last_message = now
+
+    @property
+    def response_timeout(self) -> Optional[float]:
+        return self._window.timeout  # type: ignore[no-any-return]
+
+    @response_timeout.setter
+    def response_timeout(self, value: Optional[float]) -> None:
+        self._window.timeout = value
 
     @property
     def state(self) -> SessionState:
@@ -225,6 +250,7 @@ class Session:
         # The allowed sets are looked up once per transition, not once per PDU.
         self._state = state
         self._can_send = self._sendable[state]
+        self._window.set_allowed(self._can_send - _SELF_SENT)
         self._can_receive = self._receivable[state]
         self.is_bound = state in BOUND_STATES
 
@@ -298,29 +324,17 @@ class Session:
 
         Raises ``WindowFull`` when the window is full and ``LocalProtocolError`` when the
         state does not allow this request. ``token`` comes back in the request's outcome event.
+        (Each session binds this name to its compiled window's ``send_request``.)
         """
+        return self._window.send_request(pdu, now, token)  # type: ignore[no-any-return]
+
+    def _refuse_send(self, pdu: Pdu) -> None:
         cid = pdu.command_id
-        if cid not in self._can_send or cid in _SELF_SENT:
-            if cid in _SELF_SENT:
-                raise LocalProtocolError("enquire_link and unbind are sent by the session itself")
-            raise LocalProtocolError(
-                f"{type(pdu).__name__} may not be sent by the {self.role.value} in state {self.state.name}"
-            )
-        in_flight = self._in_flight
-        if len(in_flight) >= self.window:
-            raise WindowFull(f"{len(in_flight)} requests in flight (window {self.window})")
-        seq = self._next_seq()
-        if seq > _MAX_SEQUENCE or seq in in_flight or seq in self._control:
-            seq = self._take_sequence(seq)
-        pdu.sequence_number = seq
-        data = encode(pdu)
-        timeout = self.response_timeout
-        in_flight[seq] = (pdu, token, None if timeout is None else now + timeout)
-        self._out.append(data)
-        self._last_traffic = now
-        if cid in _MESSAGE_IDS:
-            self._last_message = now
-        return seq
+        if cid in _SELF_SENT:
+            raise LocalProtocolError("enquire_link and unbind are sent by the session itself")
+        raise LocalProtocolError(
+            f"{type(pdu).__name__} may not be sent by the {self.role.value} in state {self.state.name}"
+        )
 
     def respond(self, request: Pdu, response: Optional[Pdu] = None, *, status: int = 0, **fields: Any) -> Pdu:
         """Queue the response to an inbound ``request`` (built from ``fields`` unless given)."""
@@ -355,8 +369,9 @@ class Session:
         out = self._out
         if not out:
             return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()  # the same list: the compiled window appends to it
+        return data
 
     # -- receiving ----------------------------------------------------------------
 
@@ -391,21 +406,13 @@ class Session:
                     if framing_error is not None:
                         break
                     err = again
-        in_flight = self._in_flight
-        append = events.append
-        for pdu in pdus:
-            cid = pdu.command_id
-            if cid & _RESPONSE_BIT:
-                # The throughput path, inlined: match a response to its request.
-                entry = in_flight.pop(pdu.sequence_number, None)
-                if entry is not None:
-                    if cid != _GENERIC_NACK and cid != entry[0].command_id | _RESPONSE_BIT:
-                        log.warning("response %s does not match request %s", type(pdu).__name__, type(entry[0]).__name__)
-                    append(_new_tuple(ResponseReceived, (entry[0], pdu, entry[1])))
-                    continue
+        # The throughput path: responses matched to their requests in one compiled loop,
+        # up to the first PDU that needs the rules below.
+        start = self._window.match(pdus, events) if pdus else 0
+        for i in range(start, len(pdus)):
             if self._state is CLOSED:
                 break
-            self._dispatch(pdu, now, events)
+            self._dispatch(pdus[i], now, events)
         if framing_error is not None:
             # Close only after the whole PDUs that came first: a response that arrived
             # intact is matched, not failed as "maybe accepted".
@@ -605,20 +612,8 @@ class Session:
     def _enquire_pending(self) -> bool:
         return any(req.command_id == C.ENQUIRE_LINK for req, _ in self._control.values())
 
-    def _take_sequence(self, seq: Optional[int] = None) -> int:
-        if seq is None:
-            seq = self._next_seq()
-        # Wrap from 0x7FFFFFFF to 1, and skip numbers still waiting for their response.
-        for _ in range(len(self._in_flight) + len(self._control) + 2):
-            if not 1 <= seq <= _MAX_SEQUENCE:
-                if self._custom_sequence:
-                    raise LocalProtocolError(f"sequence generator gave {seq}, outside 1..0x7FFFFFFF")
-                self._next_seq = count(1).__next__
-                seq = self._next_seq()
-            if seq not in self._in_flight and seq not in self._control:
-                return seq
-            seq = self._next_seq()
-        raise LocalProtocolError("sequence generator keeps giving numbers that are in flight")
+    def _take_sequence(self) -> int:
+        return self._window.next_sequence()  # type: ignore[no-any-return]
 
     def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
         seq = self._take_sequence()

@@ -1,0 +1,178 @@
+# Included by _codec.pyx: the per-request and per-response work of a session, in C.
+#
+# The rules (which PDU a state allows, timers, what an unmatched PDU means) live in
+# session.py; this only does what is paid once per message: take a sequence number,
+# encode, register the request, and match a buffer's responses to their requests.
+
+from cpython.tuple cimport PyTuple_SET_ITEM
+
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(PyTypeObject *tp, Py_ssize_t nitems)
+
+from .errors import LocalProtocolError, WindowFull
+
+cdef object _WindowFull = WindowFull
+cdef object _LocalProtocolError = LocalProtocolError
+cdef uint32_t _MAX_SEQUENCE = 0x7FFFFFFF
+
+
+cdef int _kind_of(object command_id) except -1:
+    cdef uint32_t cid = command_id
+    cdef uint32_t low = cid & 0x7FFFFFFF
+    cdef int kind = 0
+    if low < 0x104:
+        kind = _kind_resp[low] if cid & 0x80000000 else _kind_req[low]
+    if kind == 0:
+        raise ValueError(f"unknown command_id 0x{cid:08X}")
+    return kind
+
+
+@cython.final
+cdef class RequestWindow:
+    """Requests in flight, keyed by sequence number: ``entries[seq] = (request, token, deadline)``.
+
+    ``control`` holds the session's own requests (bind, enquire_link, unbind); their
+    sequence numbers are skipped too. ``sequence`` is an optional callable giving numbers
+    in 1..0x7FFFFFFF; by default a C counter runs from 1 and wraps to 1. ``out`` is the
+    session's list of encoded PDUs waiting to be sent. ``refuse(pdu)`` raises the session's
+    error for a request its state does not allow (see ``set_allowed``).
+    """
+
+    cdef readonly dict entries
+    cdef readonly dict control
+    cdef public Py_ssize_t limit
+    cdef public object timeout
+    cdef public double last_traffic
+    cdef public double last_message
+    cdef list _out
+    cdef object _refuse
+    cdef object _sequence
+    cdef uint32_t _next
+    cdef uint8_t _allowed[MAX_KINDS]
+    cdef uint8_t _is_message[MAX_KINDS]
+
+    def __cinit__(self, Py_ssize_t limit, object timeout=None, object sequence=None, *,
+                  list out=None, object refuse=None, object message_ids=(), double now=0.0):
+        if limit < 1:
+            raise ValueError("window must be at least 1")
+        self.entries = {}
+        self.control = {}
+        self.limit = limit
+        self.timeout = timeout
+        self._sequence = sequence
+        self._next = 1
+        self._out = out if out is not None else []
+        self._refuse = refuse
+        self.last_traffic = now
+        self.last_message = now
+        for cid in message_ids:
+            self._is_message[_kind_of(cid)] = 1
+
+    def set_allowed(self, command_ids):
+        """The requests ``send_request`` accepts (the session's state table, for the current state)."""
+        cdef int k
+        for k in range(MAX_KINDS):
+            self._allowed[k] = 0
+        for cid in command_ids:
+            self._allowed[_kind_of(cid)] = 1
+
+    def __len__(self):
+        return len(self.entries)
+
+    cdef object _take_key(self):
+        cdef uint32_t seq
+        cdef Py_ssize_t tries = len(self.entries) + len(self.control) + 2
+        while tries > 0:
+            tries -= 1
+            if self._sequence is None:
+                seq = self._next
+                self._next = 1 if seq >= _MAX_SEQUENCE else seq + 1
+                key = seq
+            else:
+                key = self._sequence()
+                if not isinstance(key, int) or not 1 <= key <= _MAX_SEQUENCE:
+                    raise _LocalProtocolError(f"sequence generator gave {key!r}, outside 1..0x7FFFFFFF")
+            if key not in self.entries and key not in self.control:
+                return key
+        raise _LocalProtocolError("the sequence generator keeps giving numbers that are in flight")
+
+    def next_sequence(self):
+        """A sequence number not used by any request in flight."""
+        return self._take_key()
+
+    def send(self, Pdu pdu not None, object token, double now):
+        """Number, encode and register a request; return its bytes. Raises WindowFull."""
+        if len(self.entries) >= self.limit:
+            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
+        key = self._take_key()
+        pdu._seq = <uint32_t>key
+        data = _encode_pdu(pdu)
+        self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
+        return data
+
+    def send_request(self, Pdu pdu not None, double now, object token=None):
+        """``Session.send``: check, number, encode, register and queue a request; return its seq."""
+        cdef int kind = pdu._kind
+        if not self._allowed[kind]:
+            self._refuse(pdu)
+            raise _LocalProtocolError(f"{type(pdu).__name__} is not allowed now")
+        if len(self.entries) >= self.limit:
+            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
+        key = self._take_key()
+        pdu._seq = <uint32_t>key
+        self._out.append(_encode_pdu(pdu))
+        self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
+        self.last_traffic = now
+        if self._is_message[kind]:
+            self.last_message = now
+        return key
+
+    def match(self, list pdus, list events):
+        """Append a ResponseReceived for each leading response that matches a request.
+
+        Returns the index of the first PDU left for the session's own dispatch (a request,
+        or a response with no request in flight): order is kept, so everything from there
+        on is the session's.
+        """
+        cdef Py_ssize_t i, n = len(pdus)
+        cdef Pdu pdu
+        cdef PyObject *found
+        cdef uint32_t cid
+        cdef dict entries = self.entries
+        for i in range(n):
+            pdu = <Pdu>pdus[i]
+            cid = _layouts[pdu._kind].command_id
+            if not (cid & 0x80000000):
+                return i
+            key = pdu._seq
+            found = PyDict_GetItemWithError(entries, key)
+            if found == NULL:
+                return i
+            entry = <tuple>found
+            request = <Pdu>(entry[0])
+            if cid != 0x80000000 and cid != (_layouts[(<Pdu>request)._kind].command_id | 0x80000000):
+                return i  # a mismatched response: the session logs it
+            events.append(_response_event(entry[0], pdu, entry[1]))
+            del entries[key]
+        return n
+
+
+cdef object _ResponseReceived = tuple
+
+
+cdef inline object _response_event(object request, object response, object token):
+    # tuple_subtype_new's work without its Python-level call: allocate and fill in place.
+    cdef object t = PyType_GenericAlloc(<PyTypeObject *>_ResponseReceived, 3)
+    Py_INCREF(request)
+    PyTuple_SET_ITEM(t, 0, request)
+    Py_INCREF(response)
+    PyTuple_SET_ITEM(t, 1, response)
+    Py_INCREF(token)
+    PyTuple_SET_ITEM(t, 2, token)
+    return t
+
+
+def _set_response_event_class(cls):
+    """events.py registers its ResponseReceived here (the codec must not import upward)."""
+    global _ResponseReceived
+    _ResponseReceived = cls

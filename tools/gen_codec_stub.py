@@ -46,7 +46,7 @@ Every PDU class takes keyword arguments named as the SMPP 3.4 fields, plus
 ``sm_length``, ``number_of_dests`` and ``no_unsuccess`` are derived and read-only.
 """
 
-from typing import Any, ClassVar, NamedTuple, Union, final
+from typing import Any, Callable, ClassVar, Iterable, NamedTuple, Union, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -155,6 +155,33 @@ class Decoder:
         """Add received octets; return the list of PDUs completed (possibly empty)."""
     def reset(self) -> None:
         """Drop buffered octets, pending PDUs and any framing error."""
+
+@final
+class RequestWindow:
+    """Requests in flight and their numbering, for ``smppfast.session.Session`` (internal)."""
+    entries: dict[int, tuple[Pdu, Any, float | None]]
+    control: dict[int, tuple[Pdu, float | None]]
+    limit: int
+    timeout: float | None
+    last_traffic: float
+    last_message: float
+    def __new__(
+        cls,
+        limit: int,
+        timeout: float | None = ...,
+        sequence: Callable[[], int] | None = ...,
+        *,
+        out: list[bytes] | None = ...,
+        refuse: Callable[[Pdu], None] | None = ...,
+        message_ids: Iterable[int] = ...,
+        now: float = ...,
+    ) -> Self: ...
+    def __len__(self) -> int: ...
+    def set_allowed(self, command_ids: Iterable[int]) -> None: ...
+    def next_sequence(self) -> int: ...
+    def send(self, pdu: Pdu, token: Any, now: float) -> bytes: ...
+    def send_request(self, pdu: Pdu, now: float, token: Any = ...) -> int: ...
+    def match(self, pdus: list[Pdu], events: list[Any]) -> int: ...
 '''
 
 
@@ -181,7 +208,7 @@ def render(layout: types.ModuleType) -> str:
     out = [HEADER]
     out.append("__all__ = [\n")
     for name in ["Pdu", "encode", "decode", "Decoder", "SmeAddress", "DistributionList", "UnsuccessSme",
-                 "DEFAULT_MAX_PDU_SIZE", *names]:
+                 "DEFAULT_MAX_PDU_SIZE", "RequestWindow", *names]:
         out.append(f'    "{name}",\n')
     out.append("]\n")
     for name, cid, fields in layout.PDUS:

@@ -1185,6 +1185,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``smppfast`` command; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # Decoded texts can hold any character; a console that cannot show one should get
+        # an escape, not a UnicodeEncodeError.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)

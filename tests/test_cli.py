@@ -1,0 +1,374 @@
+"""The ``smppfast`` command, run as a user runs it: a subprocess, checked by exit code and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+from typing import Any, Optional
+
+import pytest
+
+import smppfast
+from smppfast.simulator import Faults, Simulator
+
+from .conftest import load_jsonl
+
+VECTORS = {v["id"]: v for v in load_jsonl("pdus.jsonl")}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # From a source checkout the package is not installed: point the child at the same copy.
+    # An installed package is found by the same interpreter without help.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(smppfast.__file__)))
+    installed = {os.path.abspath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("SMPP_PASSWORD", None)
+    env.update(extra)
+    return env
+
+
+def run(*args: str, input: Optional[bytes] = None, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "smppfast", *args],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        env=_env(**env),
+    )
+    # Decode here rather than with text=True, so binary stdin input is possible.
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("smppfast: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- bench ---------------------------------------------------------------------------------
+
+
+def test_bench_against_its_own_simulator() -> None:
+    result = run("bench", "-n", "2000")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\s+throughput\s+[\d,]+ submits/s$", result.stdout, re.M), result.stdout
+    assert re.search(r"^\s+submits\s+2,000 of 2,000$", result.stdout, re.M)
+    assert re.search(r"^\s+status ESME_ROK\s+2,000$", result.stdout, re.M)
+    for p in ("p50", "p90", "p99", "p99.9"):
+        assert re.search(rf"^\s+latency {re.escape(p)}\s+[\d.]+ ms$", result.stdout, re.M)
+    assert re.search(r"^\s+errors\s+0$", result.stdout, re.M)
+
+
+def test_bench_json_with_binds_threads_and_batches() -> None:
+    result = run("bench", "-n", "3000", "--binds", "2", "--threads", "3", "--batch", "20", "--window", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["submits"] == data["completed"] == 3000
+    assert data["statuses"] == {"ESME_ROK": 3000}
+    assert data["errors"] == {} and data["not_sent"] == 0
+    assert data["throughput"] > 0
+    assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p99.9"}
+    assert 0 < data["latency_ms"]["p50"] <= data["latency_ms"]["p99.9"]
+    assert (data["binds"], data["threads"], data["batch"]) == (2, 3, 20)
+
+
+def test_bench_against_an_external_smsc_counts_statuses() -> None:
+    with Simulator(faults=Faults(status=smppfast.Status.ESME_RSUBMITFAIL)) as sim:
+        result = run("bench", "--host", "127.0.0.1", "--port", str(sim.port), "-n", "200", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["statuses"] == {"ESME_RSUBMITFAIL": 200}
+    assert str(sim.port) in data["target"]
+
+
+# -- send ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bind", ["transceiver", "transmitter"])
+def test_send_prints_message_ids_and_receipts(bind: str) -> None:
+    text = "smppfast " * 30  # 270 GSM characters: two parts
+    with Simulator(credentials={"app": "s3cret"}) as sim:
+        result = run(
+            "send", "--port", str(sim.port), "--system-id", "app", "--bind", bind,
+            "--source-addr", "Shop", "--source-ton", "alphanumeric", "--wait-receipts", "10",
+            "15551234", text,
+            SMPP_PASSWORD="s3cret",
+        )
+        submits = [p for p in sim.received if type(p) is smppfast.SubmitSm]
+    assert result.returncode == 0, result.stderr
+    ids = re.findall(r"^part (\d)/2: message_id=(\S+) status=ESME_ROK$", result.stdout, re.M)
+    assert [n for n, _ in ids] == ["1", "2"]
+    receipts = re.findall(r"^receipt: message_id=(\S+) stat=DELIVRD state=DELIVERED", result.stdout, re.M)
+    assert sorted(receipts) == sorted(m for _, m in ids)
+    assert "s3cret" not in result.stdout + result.stderr
+    assert len(submits) == 2
+    assert {p.source_addr for p in submits} == {"Shop"}
+    assert {p.source_addr_ton for p in submits} == {5}
+    assert all(p.esm_class & 0x40 and p.registered_delivery == 1 for p in submits)
+
+
+def test_send_ucs2_payload_method() -> None:
+    with Simulator() as sim:
+        result = run("send", "--port", str(sim.port), "--method", "payload", "--data-coding", "ucs2", "15551234", "héllo ☃")
+        pdu = sim.received[-1]
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^part 1/1: message_id=\S+ status=ESME_ROK$", result.stdout, re.M)
+    assert pdu.data_coding == 8
+    assert pdu.tlvs[smppfast.Tlv.MESSAGE_PAYLOAD] == "héllo ☃".encode("utf-16-be")
+
+
+def test_send_rejected_part_exits_1_with_the_status_name() -> None:
+    with Simulator(faults=Faults(status=smppfast.Status.ESME_RINVDSTADR)) as sim:
+        result = run("send", "--port", str(sim.port), "15551234", "hi")
+    assert result.returncode == 1
+    assert "part 1/1: status=ESME_RINVDSTADR" in result.stdout
+
+
+def test_send_wrong_password_exits_3_with_the_status_name() -> None:
+    with Simulator(credentials={"app": "right"}) as sim:
+        result = run("send", "--port", str(sim.port), "--system-id", "app", "15551234", "hi", SMPP_PASSWORD="wrong")
+    assert_clean_error(result, 3, "bind refused", "ESME_RINVPASWD")
+    assert "wrong" not in result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_send_password_from_another_variable() -> None:
+    with Simulator(credentials={"app": "right"}) as sim:
+        result = run(
+            "send", "--port", str(sim.port), "--system-id", "app", "--password-env", "MY_PW", "15551234", "hi",
+            MY_PW="right",
+        )
+    assert result.returncode == 0, result.stderr
+
+
+def test_send_to_unreachable_host_exits_2() -> None:
+    result = run("send", "--port", str(free_port()), "15551234", "hi", timeout=30)
+    assert_clean_error(result, 2, "cannot connect to 127.0.0.1:")
+
+
+# -- decode --------------------------------------------------------------------------------
+
+
+def _line(output: str, name: str) -> str:
+    match = re.search(rf"^  {re.escape(name)} +(.*)$", output, re.M)
+    assert match, f"no line for {name} in:\n{output}"
+    return match.group(1)
+
+
+def check_fields(vector: dict[str, Any], output: str) -> None:
+    header = output.splitlines()[0]
+    assert header.startswith(f"{vector['command']} (command_id 0x{vector['command_id']:08X}")
+    status = smppfast.Status(vector["command_status"]).name
+    assert _line(output, "command_status") == f"0x{vector['command_status']:08X} {status}"
+    assert _line(output, "sequence_number") == str(vector["sequence_number"])
+    for name, value in vector["fields"].items():
+        if name in ("dest_address", "unsuccess_sme"):
+            assert _line(output, name).startswith(f"{len(value)} ")
+            continue
+        shown = _line(output, name)
+        if isinstance(value, dict):  # octet string
+            assert shown.startswith(value["hex"] or "(empty)")
+        elif isinstance(value, str):
+            assert shown == repr(value)
+        else:
+            assert int(shown.split()[0], 0) == value, (name, shown)
+    for tlv in vector["tlvs"]:
+        assert re.search(rf"^    0x{tlv['tag']:04X} {re.escape(tlv['name'])}\s", output, re.M), tlv
+
+
+@pytest.mark.parametrize(
+    "vector_id",
+    [
+        "node-bind_receiver-basic",
+        "node-deliver_sm-mo-udh-part",
+        "node-deliver_sm-mo-ucs2",
+        "node-deliver_sm-receipt",
+        "node-data_sm-receipt",
+        "node-submit_sm-many-tlvs",
+        "node-submit_sm-payload-small",
+        "node-submit_multi_resp-unsuccess",
+        "node-submit_multi-dl-only",
+    ],
+)
+def test_decode_vector(vector_id: str) -> None:
+    vector = VECTORS[vector_id]
+    result = run("decode", "--show-password", vector["pdu_hex"])
+    assert result.returncode == 0, result.stderr
+    check_fields(vector, result.stdout)
+
+
+def test_decode_names_text_udh_and_receipts() -> None:
+    out = run("decode", VECTORS["node-deliver_sm-mo-udh-part"]["pdu_hex"]).stdout
+    assert "esm_class               0x40 (UDHI)" in out
+    assert "udh   050003110302  (concatenated: ref 17, part 2 of 3)" in out
+    assert "text  'second part'" in out
+    out = run("decode", VECTORS["node-deliver_sm-mo-ucs2"]["pdu_hex"]).stdout
+    assert "data_coding             0x08 (UCS2)" in out
+    assert "text  'Hi текст'" in out
+    out = run("decode", VECTORS["node-data_sm-receipt"]["pdu_hex"]).stdout
+    assert re.search(r"0x0427 message_state\s+2 \(DELIVERED\)", out)
+    assert "receipt: message_id=m-1 stat=DELIVRD state=DELIVERED" in out
+    out = run("decode", VECTORS["node-submit_sm-payload-small"]["pdu_hex"]).stdout
+    assert "text  'Payload text in a TLV'" in out
+
+
+def test_decode_masks_the_password_unless_asked() -> None:
+    vector = VECTORS["node-bind_receiver-basic"]
+    out = run("decode", vector["pdu_hex"]).stdout
+    assert "password                '***'" in out and "secret" not in out
+
+
+def test_decode_hex_with_spaces_and_newlines() -> None:
+    hexed = VECTORS["node-bind_receiver-basic"]["pdu_hex"]
+    spaced = " ".join(hexed[i : i + 2] for i in range(0, len(hexed), 2))
+    result = run("decode", spaced[:30], spaced[30:])  # several arguments, as a shell splits them
+    assert result.returncode == 0 and "'esme01'" in result.stdout
+    result = run("decode", "-", input=(spaced[:40] + "\n" + spaced[40:] + "\n").encode())
+    assert result.returncode == 0 and "'esme01'" in result.stdout
+
+
+def test_decode_every_vector_from_stdin_and_file(tmp_path: Any) -> None:
+    vectors = list(VECTORS.values())
+    raw = b"".join(bytes.fromhex(v["pdu_hex"]) for v in vectors)
+    result = run("decode", "-", input=raw)
+    assert result.returncode == 0, result.stderr
+    headers = re.findall(r"^#(\d+) at offset (\d+): (\w+) ", result.stdout, re.M)
+    assert [name for _, _, name in headers] == [v["command"] for v in vectors]
+    path = tmp_path / "pdus.hex"
+    path.write_text("\n".join(v["pdu_hex"] for v in vectors[:20]) + "\n")
+    result = run("decode", "--file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert len(re.findall(r"^#\d+ at offset", result.stdout, re.M)) == 20
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["00zz"], "bad hex: 'z' is not a hex digit"),
+        (["0000001"], "bad hex: odd number of hex digits"),
+        ([" "], "bad hex: no hex digits"),
+        ([], "nothing to decode"),
+    ],
+)
+def test_decode_bad_hex_exits_2(args: list[str], needle: str) -> None:
+    assert_clean_error(run("decode", *args), 2, needle)
+
+
+@pytest.mark.parametrize(
+    "hexed, needle",
+    [
+        ("000000100000000400", "malformed PDU: "),
+        ("0000001100000015000000000000000100", "malformed PDU"),
+        ("00000010000000990000000000000001", "unknown command_id"),
+    ],
+)
+def test_decode_malformed_pdu_exits_2_with_the_pdu_error(hexed: str, needle: str) -> None:
+    data = bytes.fromhex(hexed)
+    try:
+        smppfast.decode(data)
+    except smppfast.PduError as err:
+        message = str(err)
+    else:  # pragma: no cover - the vectors above are malformed by construction
+        raise AssertionError("expected a PduError")
+    result = run("decode", hexed)
+    assert_clean_error(result, 2, needle, message)
+
+
+def test_decode_reports_the_bad_pdu_after_printing_the_good_ones() -> None:
+    good = VECTORS["node-bind_receiver-basic"]["pdu_hex"]
+    result = run("decode", good + "0000001000000099000000000000000a")
+    assert result.returncode == 2
+    assert "'esme01'" in result.stdout
+    assert_clean_error(result, 2, "PDU #2 at offset 44", "unknown command_id")
+
+
+# -- simulator -----------------------------------------------------------------------------
+
+
+def start_simulator(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smppfast", "simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.fullmatch(r"smppfast simulator listening on 127\.0\.0\.1:(\d+)\n", line)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"unexpected first line {line!r}; stderr: {proc.communicate()[1]}")
+    return proc, int(match.group(1))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_simulator_prints_its_port_accepts_a_bind_and_stops_on_signal(signum: int) -> None:
+    proc, port = start_simulator("-v", "--credentials", "app:pw")
+    try:
+        with smppfast.Client("127.0.0.1", port, system_id="app", password="pw", enquire_link_interval=None) as client:
+            response = client.submit(smppfast.SubmitSm(destination_addr="15551234", short_message=b"hi")).result(10)
+            assert response.message_id
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "app bound as transceiver" in err  # -v logs binds
+    assert "stopped" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_simulator_faults_from_the_command_line() -> None:
+    proc, port = start_simulator("--refuse-binds", "ESME_RBINDFAIL")
+    try:
+        result = run("send", "--port", str(port), "15551234", "hi")
+        assert_clean_error(result, 3, "ESME_RBINDFAIL")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
+
+    proc, port = start_simulator("--throttle-every", "2", "--status", "0x45")
+    try:
+        result = run("send", "--port", str(port), "15551234", "hi")
+        assert result.returncode == 1 and "status=ESME_RSUBMITFAIL" in result.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+
+
+def test_simulator_rejects_a_bad_status_name() -> None:
+    result = run("simulator", "--status", "NOT_A_STATUS")
+    assert result.returncode == 2
+    assert "NOT_A_STATUS" in result.stderr
+
+
+def test_no_command_shows_usage() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "usage: smppfast" in result.stderr

@@ -592,6 +592,12 @@ class Client:
 
     def _timer_loop(self) -> None:
         lock = self._lock
+        # Nothing wakes this thread when a deadline appears while it sleeps (a submit's
+        # response timeout, the next enquire_link after a response): a notify per submit
+        # would tax the hot path. So it never sleeps longer than the shortest timer, and a
+        # deadline made during a sleep is still seen before it is due.
+        timers = [t for t in (self.response_timeout, self.enquire_link_interval, self.inactivity_timeout) if t]
+        cap = max(0.01, min(timers + [1.0]))
         while True:
             events: list[Any] = []
             session = None
@@ -607,7 +613,7 @@ class Client:
                 ) if d is not None]
                 deadline = min(deadlines) if deadlines else None
                 if deadline is None or deadline > now:
-                    self._timer_wake.wait(None if deadline is None else min(deadline - now, 1.0))
+                    self._timer_wake.wait(cap if deadline is None else min(deadline - now, cap))
                     now = time.monotonic()
                 if session is not None and session is self._session:
                     events = session.handle_deadline(now)

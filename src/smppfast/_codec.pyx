@@ -476,8 +476,8 @@ cdef object _field_value(Pdu pdu, int i):
     return _slot_get(pdu, f.slot)
 
 
-cdef class _U8Field:
-    """Descriptor for a 1-octet Integer field stored as a C byte in the PDU."""
+cdef class _SlotField:
+    """Base of the field descriptors the table generates: a slot index and the field's name."""
 
     cdef int slot
     cdef str name
@@ -486,32 +486,29 @@ cdef class _U8Field:
         self.slot = slot
         self.name = name
 
+
+cdef class _U8Field(_SlotField):
+    """Descriptor for a 1-octet Integer field stored as a C byte in the PDU."""
+
     def __get__(self, obj, objtype):
         if obj is None:
             return self
-        return (<Pdu>obj)._u8[self.slot]
+        return (<Pdu?>obj)._u8[self.slot]
 
     def __set__(self, obj, value):
-        (<Pdu>obj)._u8[self.slot] = _as_u8(value, self.name)
+        (<Pdu?>obj)._u8[self.slot] = _as_u8(value, self.name)
 
     def __delete__(self, obj):
         raise AttributeError(f"cannot delete field {self.name}")
 
 
-cdef class _LengthField:
+cdef class _LengthField(_SlotField):
     """Read-only descriptor for a derived length (sm_length, number_of_dests, no_unsuccess)."""
-
-    cdef int slot
-    cdef str name
-
-    def __cinit__(self, int slot, str name):
-        self.slot = slot
-        self.name = name
 
     def __get__(self, obj, objtype):
         if obj is None:
             return self
-        value = _slot_get(<Pdu>obj, self.slot)
+        value = _slot_get(<Pdu?>obj, self.slot)
         return 0 if value is None else len(value)
 
     def __set__(self, obj, value):

@@ -60,21 +60,8 @@ _SM_BODY = (
     _SHORT_MESSAGE,
 )
 
-_SUBMIT_MULTI = (
-    _SERVICE_TYPE,
-    *_addr("source_addr", "source_addr", 21),
-    ("dest_address", DESTS, 254),
-    ("esm_class", U8, 1),
-    ("protocol_id", U8, 1),
-    ("priority_flag", U8, 1),
-    _SCHEDULE,
-    _VALIDITY,
-    ("registered_delivery", U8, 1),
-    ("replace_if_present_flag", U8, 1),
-    ("data_coding", U8, 1),
-    ("sm_default_msg_id", U8, 1),
-    _SHORT_MESSAGE,
-)
+# submit_multi is submit_sm with the single destination replaced by a list (section 4.5.1).
+_SUBMIT_MULTI = (*_SM_BODY[:4], ("dest_address", DESTS, 254), *_SM_BODY[7:])
 
 _DATA_SM = (
     _SERVICE_TYPE,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import gc
 import logging
 import selectors
 import socket
@@ -373,6 +374,19 @@ def test_bind_refused_raises_bind_error_with_status(sim_kwargs: dict, system_id:
         with pytest.raises(ConnectionClosedError):
             client.submit(sm())
         client.close()
+
+
+def test_invalid_bind_field_raises_and_leaves_nothing_open(sim: Simulator) -> None:
+    # SMPP 3.4 passwords have at most 8 characters: the bind cannot be encoded. connect()
+    # raises at once and closes its socket (a leak would show as a ResourceWarning, an error here).
+    client = make_client(sim.port, password="123456789")
+    with pytest.raises(PduError, match="password"):
+        client.connect()
+    assert not client.bound
+    assert sim.wait_for(lambda: sim.connections == 0)
+    assert sim.binds == 0
+    del client
+    gc.collect()
 
 
 def test_right_credentials_bind(sim: Simulator) -> None:

@@ -266,22 +266,18 @@ class Client:
             sock.close()
             raise
         now = time.monotonic()
-        session = Session(
-            "esme",
-            window=self.window,
-            response_timeout=self.response_timeout,
-            enquire_link_interval=self.enquire_link_interval,
-            inactivity_timeout=self.inactivity_timeout,
-            bind_timeout=self.bind_timeout,
-            unbind_timeout=self.unbind_timeout,
-            now=now,
-        )
-        self._bind_done.clear()
-        self._bind_result = None
-        with self._lock:
-            self._sock = sock
-            self._session = session
-            session.bind(
+        try:  # a bad option or bind field (a password over 8 characters) raises: close the socket
+            session = Session(
+                "esme",
+                window=self.window,
+                response_timeout=self.response_timeout,
+                enquire_link_interval=self.enquire_link_interval,
+                inactivity_timeout=self.inactivity_timeout,
+                bind_timeout=self.bind_timeout,
+                unbind_timeout=self.unbind_timeout,
+                now=now,
+            )
+            session.bind(  # not shared yet: no lock needed
                 self.bind_type,
                 system_id=self.system_id,
                 password=self._password,
@@ -289,6 +285,14 @@ class Client:
                 now=now,
                 **self._bind_args,  # type: ignore[arg-type]
             )
+        except BaseException:
+            _shutdown(sock)
+            raise
+        self._bind_done.clear()
+        self._bind_result = None
+        with self._lock:
+            self._sock = sock
+            self._session = session
             data = session.data_to_send()
         reader = threading.Thread(target=self._read_loop, args=(sock, session), name="smppfast-reader", daemon=True)
         reader.start()

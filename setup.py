@@ -10,6 +10,7 @@ import os
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 try:
     from Cython.Build import cythonize
@@ -50,7 +51,25 @@ directives = {
     "linetrace": TRACE,
 }
 
+class BuildExt(build_ext):
+    """Turn a compiler failure into one clear sentence instead of a bare gcc error."""
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # CCompilerError, DistutilsExecError, CompileError, OSError
+            sys.stderr.write(
+                f"\nsmppfast: building the compiled core ({ext.name}) failed: {exc}\n"
+                "smppfast needs a C compiler and the Python headers to build from source\n"
+                "(Debian/Ubuntu: apt-get install build-essential python3-dev;\n"
+                " macOS: xcode-select --install; Windows: Visual Studio Build Tools),\n"
+                "or install a prebuilt wheel.\n"
+            )
+            raise
+
+
 setup(
+    cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
         [
             e

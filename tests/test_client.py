@@ -820,6 +820,37 @@ def test_close_waits_for_in_flight_responses_then_unbinds(sim: Simulator) -> Non
         client.close()  # twice is fine
 
 
+def test_unbind_from_the_smsc_is_answered_before_the_socket_closes() -> None:
+    # A hand-driven SMSC: bind, then unbind the client at once and read until it hangs up.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = make_client(listener.getsockname()[1])
+        accepted: list[socket.socket] = []
+
+        def smsc() -> list[Any]:
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            decoder, seen = Decoder(), []
+            conn.settimeout(5)
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return seen
+                for pdu in decoder.feed(data):
+                    seen.append(pdu)
+                    if type(pdu) is BindTransceiver:
+                        conn.sendall(smppfast.encode(pdu.response(system_id="fake")) + smppfast.encode(Unbind(sequence_number=1)))
+
+        with cf.ThreadPoolExecutor(1) as pool:
+            seen = pool.submit(smsc)
+            client.connect()
+            got = seen.result(5)
+        accepted[0].close()
+        assert [type(p) for p in got] == [BindTransceiver, UnbindResp]
+        assert got[1].sequence_number == 1 and got[1].command_status == 0
+        assert wait_until(lambda: not client.bound)
+        client.close()
+
+
 def test_close_is_bounded_when_responses_never_come(sim: Simulator) -> None:
     sim.set_faults(drop_every=1)
     client = make_client(sim.port, window=10, close_timeout=0.2, response_timeout=30)

@@ -571,6 +571,18 @@ class Client:
                 self._handle_events(events, session)
             if not data or session.state.name == "CLOSED":
                 break
+        # The session's last answers (unbind_resp to the SMSC's unbind, a generic_nack) leave
+        # before we hang up: wait out a write in progress, then send what is still queued.
+        with lock:
+            end = time.monotonic() + 1.0
+            while self._writing and time.monotonic() < end:
+                self._state_changed.wait(0.005)
+            rest = session.data_to_send() if data and self._session is session else b""
+        if rest:
+            try:
+                sock.sendall(rest)
+            except OSError:
+                pass
         _shutdown(sock)
         with lock:
             if self._sock is sock:

@@ -342,24 +342,39 @@ def test_simulator_prints_its_port_accepts_a_bind_and_stops_on_signal(signum: in
     assert "stopped" in err
 
 
+def stop_simulator(proc: subprocess.Popen[str]) -> str:
+    """SIGINT, then the simulator must exit 0; returns its stderr."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the simulator did not stop on SIGINT; stderr: {err}") from None
+    assert proc.returncode == 0, err
+    return err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_simulator_faults_from_the_command_line() -> None:
+def test_simulator_refuses_binds_from_the_command_line() -> None:
     proc, port = start_simulator("--refuse-binds", "ESME_RBINDFAIL")
     try:
         result = run("send", "--port", str(port), "15551234", "hi")
-        assert_clean_error(result, 3, "ESME_RBINDFAIL")
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
-    assert proc.returncode == 0
+        err = stop_simulator(proc)
+    assert_clean_error(result, 3, "ESME_RBINDFAIL")
+    assert "Traceback" not in err
 
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_simulator_submit_faults_from_the_command_line() -> None:
     proc, port = start_simulator("--throttle-every", "2", "--status", "0x45")
     try:
         result = run("send", "--port", str(port), "15551234", "hi")
-        assert result.returncode == 1 and "status=ESME_RSUBMITFAIL" in result.stdout
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        err = stop_simulator(proc)
+    assert result.returncode == 1, (result.stdout, result.stderr, err)
+    assert "part 1/1: status=ESME_RSUBMITFAIL" in result.stdout
 
 
 def test_simulator_rejects_a_bad_status_name() -> None:

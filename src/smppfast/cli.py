@@ -239,9 +239,12 @@ class _TracingSimulator(Simulator):
 
     def _on_data(self, conn: Any, data: bytes, now: float) -> None:
         self._log_pdus(self._trace_state(conn)[0], data, conn.peer, "->")
-        super()._on_data(conn, data, now)  # type: ignore[misc]
+        super()._on_data(conn, data, now)
 
     def _after_activity(self, conn: Any) -> None:
+        if conn.sock.fileno() < 0:  # closed while handling its input: nothing more to trace
+            super()._after_activity(conn)
+            return
         state = self._trace_state(conn)
         try:
             # Take the session's output first so everything about to be written is in conn.out.
@@ -251,17 +254,17 @@ class _TracingSimulator(Simulator):
             new = b""
         if new:
             self._log_pdus(state[1], new, conn.peer, "<-")
-        super()._after_activity(conn)  # type: ignore[misc]
+        super()._after_activity(conn)
         state[2] = len(conn.out)
 
     def _flush(self, conn: Any) -> None:
-        super()._flush(conn)  # type: ignore[misc]
+        super()._flush(conn)
         state = self._trace.get(conn)
         if state is not None:
             state[2] = min(state[2], len(conn.out))
 
     def _close(self, conn: Any) -> None:
-        super()._close(conn)  # type: ignore[misc]
+        super()._close(conn)
         self._trace.pop(conn, None)
 
 
@@ -933,6 +936,7 @@ def _content_lines(data: bytes, data_coding: int, udhi: bool, indent: str) -> li
     if coding is None:
         lines.append(f"{indent}binary {data.hex()}")
         return lines
+    text: Optional[str]
     try:
         text = decode_text(data, coding)
     except TextError as err:

@@ -294,10 +294,17 @@ class Client:
             self._sock = sock
             self._session = session
             data = session.data_to_send()
+        # The bind leaves before the reader's first recv: with TLS 1.3 a write made while
+        # another thread sits in recv on the same SSLSocket (reading the server's session
+        # tickets) can be lost, and the bind would never arrive.
+        try:
+            sock.sendall(data)
+        except OSError:
+            self._abort(sock, session, "bind could not be sent")
+            raise
         reader = threading.Thread(target=self._read_loop, args=(sock, session), name="smppfast-reader", daemon=True)
         reader.start()
         self._threads.append(reader)
-        sock.sendall(data)
         if not self._bind_done.wait(self.bind_timeout + 1.0):
             self._abort(sock, session, "bind got no response")
             raise SmppTimeoutError("bind got no response")

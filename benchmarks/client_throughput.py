@@ -66,7 +66,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "loadavg_start": os.getloadavg(),
-        "commit": rev + (" + uncommitted changes in src/" if dirty else ""),
+        "commit": (rev + (" + uncommitted changes in src/" if dirty else "")) if cp.SRC == os.path.join(cp.ROOT, "src")
+        else f"the tree at SMPPFAST_SRC={cp.SRC}",
         "smppfast_src": cp.SRC,
         "smpplib": cp.smpplib_version(),
         "smpp34": cp.smpp34_version(),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from concurrent.futures._base import FINISHED, InvalidStateError  # type: ignore[attr-defined]
+from concurrent.futures._base import FINISHED, InvalidStateError
 from typing import Any, Optional
 
 __all__ = ["SubmitFuture"]
@@ -52,8 +52,9 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
                 return
         fn(self)
 
-    @property  # type: ignore[override]
-    def _condition(self) -> threading.Condition:
+    # Built lazily, where Future sets it in __init__.
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
         cond = self._cond
         if cond is None:
             with _create_lock:
@@ -63,7 +64,7 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
         return cond
 
     @property
-    def _waiters(self) -> list[Any]:
+    def _waiters(self) -> list[Any]:  # type: ignore[override]
         waiters = self._waiters_list
         if waiters is None:
             waiters = self._waiters_list = []

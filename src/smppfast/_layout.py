@@ -19,7 +19,7 @@ from .constants import Tlv
 
 U8, CSTR, SM, DESTS, UNSUCC = 1, 2, 3, 4, 5
 
-Field = tuple  # (name, kind, max)
+Field = tuple[str, int, int]  # (name, kind, max)
 
 _SERVICE_TYPE = ("service_type", CSTR, 6)
 _SCHEDULE = ("schedule_delivery_time", CSTR, 17)

@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Literal, Optional, Sequence
 
 from . import _codec
 from ._codec import Pdu, SubmitSm
@@ -219,6 +219,7 @@ class Client:
         # The session while submits may go straight in (bound, not paused, nothing to retry,
         # not closing); None sends submit() down the slow path. Kept by _refresh_open.
         self._open_session: Optional[Session] = None
+        self._reconnecting = False
         self._waiting = 0  # threads blocked in submit: notify only when someone waits
         self._session: Optional[Session] = None
         self._sock: Optional[socket.socket] = None
@@ -385,6 +386,7 @@ class Client:
             self.rate_limiter.acquire()
         fut = SubmitFuture(pdu)
         direct = b""
+        sock = None
         with self._lock:
             session = self._open_session
             if session is None or len(session._in_flight) >= session.window or not session.is_bound:
@@ -398,16 +400,16 @@ class Client:
                 # The link was idle: write now from this thread, saving the writer's
                 # wake-up on the latency path (stop-and-wait, window 1).
                 direct = session.data_to_send()
+                sock = self._sock  # the socket of this session: a reconnect may replace self._sock
                 self._writing = True
             else:
                 self._write_pending = True
                 self._writer_wake.notify()
         if direct:
-            self._write_direct(direct)
+            self._write_direct(sock, direct)
         return fut
 
-    def _write_direct(self, data: bytes) -> None:
-        sock = self._sock
+    def _write_direct(self, sock: Optional[socket.socket], data: bytes) -> None:
         try:
             if sock is not None:
                 sock.sendall(data)
@@ -457,7 +459,7 @@ class Client:
         text: str,
         *,
         data_coding: Optional[int] = None,
-        method: str = "udh",
+        method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
         **fields: Any,
     ) -> list[SubmitFuture]:
@@ -600,11 +602,11 @@ class Client:
 
     def _reconnect_loop(self) -> None:
         delay = 0.5
+        self._reconnecting = True
         while not self._closing and not self._closed:
             try:
                 self._open_and_bind()
                 with self._lock:
-                    self.stats.reconnects += 1
                     self._state_changed.notify_all()
                 return
             except (OSError, BindError, SmppTimeoutError) as exc:
@@ -703,6 +705,10 @@ class Client:
                     ev.token.set_exception(ev.error)
             elif t is Bound:
                 with self._lock:
+                    if self._reconnecting:
+                        # Counted before submits may flow again, so no response can beat it.
+                        self.stats.reconnects += 1
+                        self._reconnecting = False
                     self._bound = True
                     self._refresh_open()
                 self._bind_done.set()

@@ -63,7 +63,7 @@ class PduError(SmppError, ValueError):
         return (_rebuild_pdu_error, (self.args[0] if self.args else "", self.__dict__))
 
 
-def _rebuild_pdu_error(message: str, state: dict) -> PduError:
+def _rebuild_pdu_error(message: str, state: dict[str, Any]) -> PduError:
     err = PduError(message)
     err.__dict__.update(state)
     return err

@@ -84,7 +84,7 @@ class OutbindReceived(Event):
         self.request = request
 
 
-class ResponseReceived(tuple):  # type: ignore[type-arg]
+class ResponseReceived(tuple[Any, Any, Any], Event):  # type: ignore[misc]  # tuple's hash wins
     """A response matched a request in flight. ``token`` is what ``send`` was given.
 
     A tuple underneath: one is built per response on the throughput path, and

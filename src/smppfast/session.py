@@ -219,7 +219,7 @@ class Session:
     # The timestamps live in the compiled window, which updates them on every send.
     @property
     def _last_traffic(self) -> float:
-        return self._window.last_traffic  # type: ignore[no-any-return]
+        return self._window.last_traffic
 
     @_last_traffic.setter
     def _last_traffic(self, now: float) -> None:
@@ -227,7 +227,7 @@ class Session:
 
     @property
     def _last_message(self) -> float:
-        return self._window.last_message  # type: ignore[no-any-return]
+        return self._window.last_message
 
     @_last_message.setter
     def _last_message(self, now: float) -> None:
@@ -235,7 +235,7 @@ class Session:
 
     @property
     def response_timeout(self) -> Optional[float]:
-        return self._window.timeout  # type: ignore[no-any-return]
+        return self._window.timeout
 
     @response_timeout.setter
     def response_timeout(self, value: Optional[float]) -> None:
@@ -326,7 +326,7 @@ class Session:
         state does not allow this request. ``token`` comes back in the request's outcome event.
         (Each session binds this name to its compiled window's ``send_request``.)
         """
-        return self._window.send_request(pdu, now, token)  # type: ignore[no-any-return]
+        return self._window.send_request(pdu, now, token)
 
     def _refuse_send(self, pdu: Pdu) -> None:
         cid = pdu.command_id
@@ -613,7 +613,7 @@ class Session:
         return any(req.command_id == C.ENQUIRE_LINK for req, _ in self._control.values())
 
     def _take_sequence(self) -> int:
-        return self._window.next_sequence()  # type: ignore[no-any-return]
+        return self._window.next_sequence()
 
     def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
         seq = self._take_sequence()

@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, InvalidStateError
 from typing import Any, Optional
 
+from . import _codec
+
 __all__ = ["SubmitFuture"]
 
 _create_lock = threading.Lock()
@@ -116,3 +118,7 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
 
     def done(self) -> bool:
         return self._state in _TERMINAL
+
+
+# The compiled response matcher resolves unwatched SubmitFutures in place (_window.pxi).
+_codec._register_future_class(SubmitFuture)

@@ -48,6 +48,11 @@ cdef class RequestWindow:
     cdef object _refuse
     cdef object _sequence
     cdef uint32_t _next
+    cdef bint _fast
+    cdef list _latencies
+    cdef Py_ssize_t _max_samples
+    cdef Py_ssize_t _sample_pos
+    cdef Py_ssize_t _resolved
     cdef uint8_t _allowed[MAX_KINDS]
     cdef uint8_t _is_message[MAX_KINDS]
 
@@ -127,18 +132,36 @@ cdef class RequestWindow:
             self.last_message = now
         return key
 
-    def match(self, list pdus, list events):
+    def enable_fast_resolve(self, list latencies, Py_ssize_t max_samples):
+        """Resolve successful responses of registered future tokens in place (see ``match``).
+
+        Their submit-to-response latencies go into ``latencies`` (a rolling window of
+        ``max_samples``); ``take_resolved()`` says how many were resolved since last asked.
+        """
+        self._latencies = latencies
+        self._max_samples = max_samples
+        self._fast = _FutureClass is not None
+
+    def take_resolved(self):
+        """How many responses ``match`` resolved in place since the last call."""
+        n = self._resolved
+        self._resolved = 0
+        return n
+
+    def match(self, list pdus, list events, double now=0.0):
         """Append a ResponseReceived for each leading response that matches a request.
 
         Returns the index of the first PDU left for the session's own dispatch (a request,
         or a response with no request in flight): order is kept, so everything from there
-        on is the session's.
+        on is the session's. With ``enable_fast_resolve``, a successful response whose token
+        is an unwatched registered future resolves it here and makes no event.
         """
         cdef Py_ssize_t i, n = len(pdus)
         cdef Pdu pdu
         cdef PyObject *found
         cdef uint32_t cid
         cdef dict entries = self.entries
+        cdef bint fast = self._fast
         for i in range(n):
             pdu = <Pdu>pdus[i]
             cid = _layouts[pdu._kind].command_id
@@ -152,12 +175,39 @@ cdef class RequestWindow:
             request = <Pdu>(entry[0])
             if cid != 0x80000000 and cid != (_layouts[(<Pdu>request)._kind].command_id | 0x80000000):
                 return i  # a mismatched response: the session logs it
+            if fast and pdu._status == 0 and type(entry[1]) is _FutureClass and self._resolve(entry[1], pdu, now):
+                del entries[key]
+                continue
             events.append(_response_event(entry[0], pdu, entry[1]))
             del entries[key]
         return n
 
+    cdef bint _resolve(self, object fut, object response, double now) except -1:
+        # The registered future's protocol (smppfast._future.SubmitFuture): it is resolved by
+        # publishing _result then _state; a waiter (_cond) or callbacks need the Python path.
+        # The GIL is held from the checks to the stores, so no waiter can slip in between.
+        if fut._state != "RUNNING" or fut._cond is not None or fut._done_callbacks:
+            return False
+        fut._result = response
+        fut._state = "FINISHED"
+        latency = now - <double>fut.sent_at
+        if len(self._latencies) < self._max_samples:
+            self._latencies.append(latency)
+        elif self._max_samples > 0:
+            self._latencies[self._sample_pos] = latency
+            self._sample_pos = (self._sample_pos + 1) % self._max_samples
+        self._resolved += 1
+        return True
+
 
 cdef object _ResponseReceived = tuple
+cdef object _FutureClass = None
+
+
+def _register_future_class(cls):
+    """_future.py registers SubmitFuture, whose protocol RequestWindow._resolve knows."""
+    global _FutureClass
+    _FutureClass = cls
 
 
 cdef inline object _response_event(object request, object response, object token):

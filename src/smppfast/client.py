@@ -289,6 +289,7 @@ class Client:
         except BaseException:
             _shutdown(sock)
             raise
+        session.resolve_in_place(self.stats._latencies, _LATENCY_SAMPLES)
         self._bind_done.clear()
         self._bind_result = None
         with self._lock:
@@ -572,9 +573,15 @@ class Client:
                 if not self._closing and session.state.name != "CLOSED":
                     log.warning("connection error: %s", exc)
                 data = b""
-            now = time.monotonic()
+            now = _monotonic()
             with lock:
                 events = session.receive_data(data, now)
+                resolved = session.take_resolved()
+                if resolved:
+                    # Successful responses the compiled matcher resolved in place.
+                    self.stats.responses[0] += resolved
+                    if self._waiting:
+                        self._state_changed.notify_all()
                 if session._out:
                     self._kick_writer()
             if events:

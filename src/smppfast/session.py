@@ -328,6 +328,18 @@ class Session:
         """
         return self._window.send_request(pdu, now, token)
 
+    def resolve_in_place(self, latencies: list[float], max_samples: int) -> None:
+        """Let the compiled matcher resolve unwatched ``SubmitFuture`` tokens of successful
+        responses itself, with no ``ResponseReceived`` event (the client's throughput path).
+
+        ``take_resolved()`` counts them; their latencies go into ``latencies``.
+        """
+        self._window.enable_fast_resolve(latencies, max_samples)
+
+    def take_resolved(self) -> int:
+        """Responses resolved in place since the last call (see ``resolve_in_place``)."""
+        return self._window.take_resolved()
+
     def _refuse_send(self, pdu: Pdu) -> None:
         cid = pdu.command_id
         if cid in _SELF_SENT:
@@ -408,7 +420,7 @@ class Session:
                     err = again
         # The throughput path: responses matched to their requests in one compiled loop,
         # up to the first PDU that needs the rules below.
-        start = self._window.match(pdus, events) if pdus else 0
+        start = self._window.match(pdus, events, now) if pdus else 0
         for i in range(start, len(pdus)):
             if self._state is CLOSED:
                 break

@@ -64,8 +64,6 @@ __all__ = ["Client", "ClientStats", "RateLimiter"]
 log = logging.getLogger("smppfast.client")
 
 _monotonic = time.monotonic
-_RUNNING = "RUNNING"
-_FINISHED = "FINISHED"
 _THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
 _LATENCY_SAMPLES = 65536
@@ -663,12 +661,13 @@ class Client:
     # -- events -> futures and callbacks --------------------------------------------
 
     def _handle_events(self, events: Sequence[Any], session: Session) -> None:
+        # Successful responses of unwatched futures were resolved in the compiled matcher;
+        # what reaches here is the rest: watched futures, errors, timeouts, inbound traffic.
         stats = self.stats
-        latencies = stats._latencies
         now = _monotonic()
-        freed = 0
-        ok = 0
-        pos = stats._latency_pos
+        freed = timeouts = failed = 0
+        statuses: collections.Counter[int] = collections.Counter()
+        latencies: list[float] = []
         for ev in events:
             t = type(ev)
             if t is ResponseReceived:
@@ -677,23 +676,13 @@ class Client:
                 if fut is None:
                     continue
                 response = ev[1]
-                status = response.command_status
+                status = int(response.command_status)
+                statuses[status] += 1
                 if status == 0:
-                    ok += 1
-                    if len(latencies) < _LATENCY_SAMPLES:
-                        latencies.append(now - fut.sent_at)
-                    else:  # a rolling window of the most recent samples
-                        latencies[pos] = now - fut.sent_at
-                        pos = (pos + 1) % _LATENCY_SAMPLES
-                    # SubmitFuture.set_result inlined: publish, then notify only if someone waits.
-                    if fut._state == _RUNNING:
-                        fut._result = response
-                        fut._state = _FINISHED
-                        if fut._cond is not None or fut._done_callbacks:
-                            fut._notify()
-                    continue
-                stats.responses[int(status)] += 1
-                if status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
+                    latencies.append(now - fut.sent_at)
+                    if not fut.done():
+                        fut.set_result(response)
+                elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
                     self._throttled(fut)
                 else:
                     fut.set_exception(CommandStatusError(status, response))
@@ -701,14 +690,14 @@ class Client:
                 self._on_request(ev.request, session)
             elif t is RequestTimedOut:
                 freed += 1
-                stats.timeouts += 1
+                timeouts += 1
                 if ev.token is not None:
                     ev.token.set_exception(SmppTimeoutError(
                         f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} "
                         f"within {self.response_timeout} s"))
             elif t is RequestFailed:
                 freed += 1
-                stats.failed += 1
+                failed += 1
                 if ev.token is not None:
                     ev.token.set_exception(ev.error)
             elif t is Bound:
@@ -741,10 +730,17 @@ class Client:
                 log.info("unbound (%s)", "by the SMSC" if ev.by_peer else "by us")
             elif t is OutbindReceived:
                 log.warning("outbind received on a bound client; ignored")
-        if ok:
-            stats.responses[0] += ok
-            stats._latency_pos = pos
-        if (freed and self._waiting) or any(type(e) is Closed for e in events[-1:]):
+        if freed:
+            # The reader and the timer thread both get here: counters change under the lock.
+            with self._lock:
+                stats.responses.update(statuses)
+                stats.timeouts += timeouts
+                stats.failed += failed
+                for latency in latencies:
+                    stats._record_latency(latency)
+                if self._waiting:
+                    self._state_changed.notify_all()
+        elif any(type(e) is Closed for e in events[-1:]):
             with self._lock:
                 self._state_changed.notify_all()
 

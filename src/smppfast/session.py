@@ -469,7 +469,9 @@ class Session:
                 self.respond(pdu, status=Status.ESME_RALYBND)
             return
         if cid not in self._can_receive:
-            log.warning("%s not allowed in state %s; answered ESME_RINVBNDSTS", type(pdu).__name__, self.state.name)
+            # While unbinding this is routine (the SMSC had it in flight): no warning per PDU.
+            level = logging.DEBUG if self._state is UNBINDING else logging.WARNING
+            log.log(level, "%s not allowed in state %s; answered ESME_RINVBNDSTS", type(pdu).__name__, self.state.name)
             self._refuse_request(pdu, Status.ESME_RINVBNDSTS)
             return
         if cid == _OUTBIND:

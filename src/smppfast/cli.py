@@ -590,7 +590,7 @@ def _percentiles(clients: Sequence[Client], quantiles: Sequence[float]) -> list[
     if len(clients) == 1:
         return clients[0].stats.latency_percentiles(*quantiles)
     # Percentiles do not combine; pool the recent samples of every connection instead.
-    samples = sorted(s for c in clients for s in c.stats._latencies)
+    samples = sorted(s for c in clients for s in c.stats.latency_samples())
     if not samples:
         return [float("nan")] * len(quantiles)
     return [samples[min(len(samples) - 1, int(q * len(samples)))] for q in quantiles]

@@ -120,6 +120,10 @@ class ClientStats:
             lat[self._latency_pos] = seconds
             self._latency_pos = (self._latency_pos + 1) % _LATENCY_SAMPLES
 
+    def latency_samples(self) -> list[float]:
+        """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
+        return list(self._latencies)
+
     def latency_percentiles(self, *quantiles: float) -> list[float]:
         """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
         data = sorted(self._latencies)

@@ -41,6 +41,7 @@ from smppfast import (
     EnquireLinkResp,
     GenericNack,
     PduError,
+    RateLimiter,
     SmppTimeoutError,
     Status,
     SubmitSm,
@@ -942,3 +943,42 @@ def test_password_never_in_logs_or_reprs(caplog: pytest.LogCaptureFixture) -> No
     logged = caplog.text + "".join(r.getMessage() + repr(r.args) for r in caplog.records)
     for text in texts + [logged]:
         assert PASSWORD not in text
+
+
+# -- batches and rate limits ----------------------------------------------------------
+
+
+def test_submit_many_gives_every_pdu_an_outcome_even_when_one_cannot_be_sent(sim: Simulator) -> None:
+    with make_client(sim.port, window=4) as client:
+        bad = SubmitSm(source_addr="x" * 30, destination_addr="1")  # too long for SMPP 3.4
+        pdus = [sm(i) for i in range(6)] + [bad] + [sm(i) for i in range(6, 9)]
+        futures = client.submit_many(pdus)
+        assert len(futures) == len(pdus)
+        assert [f.request for f in futures] == pdus
+        counts = outcomes(futures)
+        # The six before the bad PDU went out (in two window-fulls); it and the rest did not.
+        assert counts == {"ok": 6, "PduError": 4}
+        assert futures[6].exception().field == "source_addr"
+        assert client.stats.submitted == 6
+        assert sim.submits == 6
+
+
+def test_submit_many_respects_the_rate_limit(sim: Simulator) -> None:
+    with make_client(sim.port, window=50, rate_limit=200) as client:
+        start = time.monotonic()
+        futures = client.submit_many([sm(i) for i in range(100)])
+        assert outcomes(futures) == {"ok": 100}
+        # 100 submits at 200/s with a burst of 20: at least (100 - 20) / 200 s.
+        assert time.monotonic() - start >= 0.35
+
+
+def test_rate_limiter_hands_out_what_it_has() -> None:
+    now = [0.0]
+    limiter = RateLimiter(10, burst=5, clock=lambda: now[0])
+    assert limiter.take_up_to(3) == (3, 0.0)
+    granted, wait = limiter.take_up_to(5)
+    assert granted == 2 and wait == 0.0
+    granted, wait = limiter.take_up_to(1)
+    assert granted == 0 and wait == pytest.approx(0.1)
+    now[0] += 0.25
+    assert limiter.take_up_to(10) == (2, 0.0)

@@ -115,6 +115,42 @@ cdef class RequestWindow:
         self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
         return data
 
+    cdef object _send_with_future(self, Pdu pdu, double now):
+        # send_request's work with a new registered future as the token (window not full).
+        cdef int kind = pdu._kind
+        if not self._allowed[kind]:
+            self._refuse(pdu)
+            raise _LocalProtocolError(f"{type(pdu).__name__} is not allowed now")
+        key = self._take_key()
+        pdu._seq = <uint32_t>key
+        data = _encode_pdu(pdu)
+        fut = _FutureClass.__new__(_FutureClass)
+        fut.request = pdu
+        fut.sent_at = now
+        self._out.append(data)
+        self.entries[key] = (pdu, fut, None if self.timeout is None else now + <double>self.timeout)
+        self.last_traffic = now
+        if self._is_message[kind]:
+            self.last_message = now
+        return fut
+
+    def send_future(self, Pdu pdu not None, double now):
+        """``send_request`` with a new registered future as the token; returns the future."""
+        if len(self.entries) >= self.limit:
+            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
+        return self._send_with_future(pdu, now)
+
+    def send_batch(self, list pdus, Py_ssize_t start, Py_ssize_t stop, double now, list futures):
+        """Send ``pdus[start:stop]`` as ``send_future`` would, appending each future to ``futures``;
+        stop early when the window is full. Returns how many went out. A PDU that cannot be
+        sent raises, after the ones before it went out (their futures are in ``futures``)."""
+        cdef Py_ssize_t i
+        for i in range(start, stop):
+            if len(self.entries) >= self.limit:
+                return i - start
+            futures.append(self._send_with_future(<Pdu?>pdus[i], now))
+        return stop - start
+
     def send_request(self, Pdu pdu not None, double now, object token=None):
         """``Session.send``: check, number, encode, register and queue a request; return its seq."""
         cdef int kind = pdu._kind

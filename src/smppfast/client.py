@@ -91,6 +91,16 @@ class RateLimiter:
             self._tokens -= n
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def take_up_to(self, n: int) -> tuple[int, float]:
+        """Take as many of n tokens as are there now: (how many, how long to wait if none)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            granted = max(0, min(n, int(self._tokens)))
+            self._tokens -= granted
+            return granted, (0.0 if granted else (1.0 - self._tokens) / self.rate)
+
     def acquire(self, n: int = 1) -> None:
         wait = self.reserve(n)
         if wait > 0:
@@ -387,15 +397,13 @@ class Client:
         """
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
-        fut = SubmitFuture(pdu)
         direct = b""
         sock = None
         with self._lock:
             session = self._open_session
             if session is None or len(session._in_flight) >= session.window or not session.is_bound:
                 session = self._wait_for_slot(timeout)
-            fut.sent_at = now = _monotonic()
-            session.send(pdu, now, fut)
+            fut: SubmitFuture = session.send_future(pdu, _monotonic())
             self.stats.submitted += 1
             if self._writing or self._write_pending:
                 self._write_pending = True  # whoever writes now takes it on their next round
@@ -427,32 +435,39 @@ class Client:
                     self._kick_writer()  # whatever queued up meanwhile is the writer's now
 
     def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
-        """Submit a batch; as many go out per lock as the window admits."""
+        """Submit a batch: one Future per PDU, in order; as many go out per lock as the window admits.
+
+        Never raises for a single PDU: if one cannot be sent (a field that does not encode, the
+        window still full after ``timeout``, the link gone), its Future and those of the PDUs
+        after it fail with that error, so every PDU has an outcome the caller sees.
+        """
         futures: list[SubmitFuture] = []
-        pending = list(pdus)
-        i = 0
+        pending = pdus if isinstance(pdus, list) else list(pdus)
+        n = len(pending)
         limiter = self.rate_limiter
-        while i < len(pending):
-            with self._lock:
-                session = self._wait_for_slot(timeout)
-                now = time.monotonic()
-                free = session.window_free
-                take = pending[i : i + free]
-                if limiter is not None:
-                    wait = limiter.reserve(len(take))
-                    if wait > 0:
-                        take = take[:1]
-                send = session.send
-                for pdu in take:
+        while len(futures) < n:
+            i = len(futures)
+            wait = 0.0
+            try:
+                with self._lock:
+                    session = self._wait_for_slot(timeout)
+                    count = min(session.window_free, n - i)
+                    if limiter is not None:
+                        count, wait = limiter.take_up_to(count)
+                    if count:
+                        try:
+                            session.send_batch(pending, i, i + count, _monotonic(), futures)
+                        finally:
+                            self.stats.submitted += len(futures) - i
+                            if len(futures) > i:
+                                self._kick_writer()
+            except Exception as exc:
+                for pdu in pending[len(futures):]:
                     fut = SubmitFuture(pdu)
-                    fut.sent_at = now
-                    send(pdu, now, fut)
+                    fut.set_exception(exc)
                     futures.append(fut)
-                self.stats.submitted += len(take)
-                i += len(take)
-                if take:
-                    self._kick_writer()
-            if limiter is not None and wait > 0:
+                break
+            if wait > 0:
                 time.sleep(wait)
         return futures
 

@@ -202,6 +202,7 @@ class Session:
         )
         #: ``send`` at C speed: the same checks and effects as ``Session.send`` below.
         self.send = self._window.send_request  # type: ignore[method-assign]
+        self.send_future = self._window.send_future  # type: ignore[method-assign]
         self.enquire_link_interval = enquire_link_interval
         self.inactivity_timeout = inactivity_timeout
         self.bind_timeout = bind_timeout
@@ -327,6 +328,15 @@ class Session:
         (Each session binds this name to its compiled window's ``send_request``.)
         """
         return self._window.send_request(pdu, now, token)
+
+    def send_future(self, pdu: Pdu, now: float) -> Any:
+        """Like ``send``, with a new ``SubmitFuture`` as the token; returns the future."""
+        return self._window.send_future(pdu, now)
+
+    def send_batch(self, pdus: list[Pdu], start: int, stop: int, now: float, futures: list[Any]) -> int:
+        """Send ``pdus[start:stop]`` like ``send``, each with a new ``SubmitFuture`` as its token,
+        appended to ``futures``; stops early when the window is full and returns how many went."""
+        return self._window.send_batch(pdus, start, stop, now, futures)
 
     def resolve_in_place(self, latencies: list[float], max_samples: int) -> None:
         """Let the compiled matcher resolve unwatched ``SubmitFuture`` tokens of successful

@@ -696,8 +696,14 @@ cdef int _put_octets(Writer *w, Pdu pdu, object value, Py_ssize_t maxlen, str na
         PyBuffer_Release(&view)
 
 
+cdef int _put_sme_address(Writer *w, Pdu pdu, object ton, object npi, object addr) except -1:
+    _put_u8(w, _as_u8(ton, "dest_addr_ton"))
+    _put_u8(w, _as_u8(npi, "dest_addr_npi"))
+    return _put_cstr(w, pdu, addr, _layout.DEST_ADDR_MAX, "destination_addr")
+
+
 cdef int _put_dests(Writer *w, Pdu pdu, object dests) except -1:
-    if not isinstance(dests, list):
+    if not isinstance(dests, (list, tuple)):
         raise TypeError(f"dest_address must be a list, not {type(dests).__name__}")
     cdef Py_ssize_t n = len(dests)
     if n > 254:
@@ -706,9 +712,7 @@ cdef int _put_dests(Writer *w, Pdu pdu, object dests) except -1:
     for d in dests:
         if isinstance(d, _SmeAddress):
             _put_u8(w, 1)
-            _put_u8(w, _as_u8(d[0], "dest_addr_ton"))
-            _put_u8(w, _as_u8(d[1], "dest_addr_npi"))
-            _put_cstr(w, pdu, d[2], _layout.DEST_ADDR_MAX, "destination_addr")
+            _put_sme_address(w, pdu, d[0], d[1], d[2])
         elif isinstance(d, _DistributionList):
             _put_u8(w, 2)
             _put_cstr(w, pdu, d[0], _layout.DL_NAME_MAX, "dl_name")
@@ -718,7 +722,7 @@ cdef int _put_dests(Writer *w, Pdu pdu, object dests) except -1:
 
 
 cdef int _put_unsuccess(Writer *w, Pdu pdu, object items) except -1:
-    if not isinstance(items, list):
+    if not isinstance(items, (list, tuple)):
         raise TypeError(f"unsuccess_sme must be a list, not {type(items).__name__}")
     cdef Py_ssize_t n = len(items)
     if n > 255:
@@ -727,9 +731,7 @@ cdef int _put_unsuccess(Writer *w, Pdu pdu, object items) except -1:
     for u in items:
         if not isinstance(u, _UnsuccessSme):
             raise TypeError(f"unsuccess_sme items must be UnsuccessSme, not {type(u).__name__}")
-        _put_u8(w, _as_u8(u[0], "dest_addr_ton"))
-        _put_u8(w, _as_u8(u[1], "dest_addr_npi"))
-        _put_cstr(w, pdu, u[2], _layout.DEST_ADDR_MAX, "destination_addr")
+        _put_sme_address(w, pdu, u[0], u[1], u[2])
         _reserve(w, 4)
         sf_put_u32(w.buf + w.len, _as_u32(u[3], "error_status_code"))
         w.len += 4

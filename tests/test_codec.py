@@ -736,3 +736,14 @@ def test_decode_and_encode_refuse_non_pdus() -> None:
         smppfast.encode(b"\0" * 16)
     with pytest.raises(TypeError):
         smppfast.encode(None)
+
+
+def test_password_characters_never_appear_in_errors() -> None:
+    secret = "pä€sw"  # the euro sign is not Latin-1
+    with pytest.raises(PduError) as info:
+        smppfast.encode(smppfast.BindTransmitter(system_id="u", password=secret))
+    assert info.value.field == "password"
+    assert "€" not in str(info.value) and secret not in str(info.value)
+    with pytest.raises(PduError) as other:
+        smppfast.encode(smppfast.SubmitSm(source_addr="a€"))
+    assert "€" in str(other.value)  # other fields still say which character

@@ -656,7 +656,9 @@ cdef int _put_cstr(Writer *w, Pdu pdu, object value, int maxlen, str name) excep
     if PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
         for i, ch in enumerate(<str>value):
             if ord(ch) > 255:
-                raise _encode_error(pdu, name, f"{name} has a non-Latin-1 character {ch!r} at position {i}")
+                # Never quote a password's characters, even in an error.
+                shown = "" if name == "password" else f" {ch!r}"
+                raise _encode_error(pdu, name, f"{name} has a non-Latin-1 character{shown} at position {i}")
     if n > maxlen - 1:
         raise _encode_error(pdu, name, f"{name} is {n} characters long; SMPP 3.4 allows at most {maxlen - 1}")
     data = <const unsigned char *>PyUnicode_DATA(value)

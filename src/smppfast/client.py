@@ -157,7 +157,9 @@ class Client:
     ``WindowFull``. ``rate_limit`` caps submits per second. On ESME_RTHROTTLED or
     ESME_RMSGQFUL every submit pauses (``throttle_backoff`` doubling up to
     ``throttle_max_backoff``) and the refused request is sent again first, at most
-    ``throttle_retries`` times. With ``reconnect`` the client binds again after the link drops.
+    ``throttle_retries`` times (with ``window`` above 1, requests after it may already have
+    been accepted: strict order across a throttle needs ``window=1``). With ``reconnect``
+    the client binds again after the link drops.
     """
 
     def __init__(

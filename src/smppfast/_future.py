@@ -10,6 +10,10 @@ resolver finishes. The resolver publishes the state *before* it looks for a Cond
 the waiter creates the Condition *before* it reads the state, so one of the two always
 sees the other (the GIL orders the steps). ``concurrent.futures.wait`` and
 ``as_completed`` work because they only use ``_condition``, ``_state`` and ``_waiters``.
+
+A thread blocking in ``result()`` or ``exception()`` alone does not even need the Condition:
+it parks on one plain lock (``_parked``) that the resolver releases, the cheapest wake-up
+the threading module has. The same publish-then-look ordering covers it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
     _result = None
     _exception: Optional[BaseException] = None
     _waiters_list: Optional[list[Any]] = None
+    _parked: Any = None  # a held lock the single blocked waiter sleeps on
     _done_callbacks: Any = ()
     sent_at = 0.0
     retries = 0
@@ -78,12 +83,19 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
         self._result = result
         self._exception = exception
         self._state = FINISHED
-        if self._cond is not None or self._done_callbacks:
+        if self._cond is not None or self._done_callbacks or self._parked is not None:
             self._notify()
 
     def _notify(self) -> None:
         """After the state was published: wake waiters and run callbacks."""
         exception = self._exception
+        parked = self._parked
+        if parked is not None:
+            self._parked = None
+            try:
+                parked.release()
+            except RuntimeError:  # the waiter timed out and let go; nothing to wake
+                pass
         cond = self._cond
         if cond is not None:
             with cond:
@@ -103,18 +115,36 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
     def set_exception(self, exception: Optional[BaseException]) -> None:
         self._resolve(None, exception)
 
+    def _park(self, timeout: Optional[float]) -> bool:
+        """Block until resolved; False when a plain lock cannot serve (another waiter is here)."""
+        with _create_lock:
+            if self._parked is not None or self._cond is not None:
+                return False
+            parked = threading.Lock()
+            parked.acquire()
+            self._parked = parked  # published before the state is read again below
+        if self._state != FINISHED:
+            if not parked.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+                if self._state != FINISHED:
+                    raise TimeoutError()
+        return True
+
     def result(self, timeout: Optional[float] = None) -> Any:
         # Fast path: already resolved, no lock needed.
-        if self._state == FINISHED:
-            if self._exception is not None:
-                raise self._exception
-            return self._result
-        return super().result(timeout)
+        if self._state != FINISHED and not self._park(timeout):
+            return super().result(timeout)
+        if self._exception is not None:
+            raise self._exception
+        return self._result
 
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
-        if self._state == FINISHED:
-            return self._exception
-        return super().exception(timeout)
+        if self._state != FINISHED and not self._park(timeout):
+            return super().exception(timeout)
+        return self._exception
+
+    def cancel(self) -> bool:
+        # Running from birth (its bytes are on their way), so, as for any running Future, no.
+        return False
 
     def done(self) -> bool:
         return self._state in _TERMINAL

@@ -220,9 +220,9 @@ cdef class RequestWindow:
 
     cdef bint _resolve(self, object fut, object response, double now) except -1:
         # The registered future's protocol (smppfast._future.SubmitFuture): it is resolved by
-        # publishing _result then _state; a waiter (_cond) or callbacks need the Python path.
+        # publishing _result then _state; a waiter (_cond, _parked) or callbacks need the Python path.
         # The GIL is held from the checks to the stores, so no waiter can slip in between.
-        if fut._state != "RUNNING" or fut._cond is not None or fut._done_callbacks:
+        if fut._state != "RUNNING" or fut._cond is not None or fut._done_callbacks or fut._parked is not None:
             return False
         fut._result = response
         fut._state = "FINISHED"

@@ -1,0 +1,98 @@
+"""SubmitFuture: a concurrent.futures.Future whose locks exist only when someone waits."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+
+import pytest
+
+from smppfast._future import SubmitFuture
+
+
+def later(delay: float, fn, *args) -> threading.Thread:  # type: ignore[no-untyped-def]
+    t = threading.Timer(delay, fn, args)
+    t.start()
+    return t
+
+
+def test_is_a_concurrent_future_and_costs_no_lock_until_waited() -> None:
+    fut = SubmitFuture("req")
+    assert isinstance(fut, cf.Future)
+    assert fut.request == "req" and not fut.done() and not fut.cancel()
+    fut.set_result(5)
+    assert fut._cond is None and fut._parked is None  # nobody waited: no lock was made
+    assert fut.done() and fut.result() == 5 and fut.exception() is None
+
+
+def test_a_single_blocked_waiter_parks_on_a_plain_lock_and_wakes() -> None:
+    fut = SubmitFuture()
+    t = later(0.05, fut.set_result, "ok")
+    assert fut.result(timeout=5) == "ok"
+    assert fut._cond is None  # served without a Condition
+    t.join()
+
+
+def test_exception_wakes_a_parked_waiter() -> None:
+    fut = SubmitFuture()
+    t = later(0.05, fut.set_exception, ValueError("bad"))
+    with pytest.raises(ValueError, match="bad"):
+        fut.result(timeout=5)
+    assert isinstance(fut.exception(timeout=0), ValueError)
+    t.join()
+
+
+def test_timeout_then_a_second_wait_still_sees_the_result() -> None:
+    fut = SubmitFuture()
+    with pytest.raises(TimeoutError):
+        fut.result(timeout=0.01)
+    t = later(0.05, fut.set_result, 7)
+    assert fut.result(timeout=5) == 7  # the second wait goes through the Condition
+    t.join()
+
+
+def test_many_waiters_and_wait_and_as_completed_all_wake() -> None:
+    futures = [SubmitFuture() for _ in range(4)]
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def block(f: SubmitFuture) -> None:
+        value = f.result(timeout=5)
+        with lock:
+            results.append(value)
+
+    waiters = [threading.Thread(target=block, args=(f,)) for f in futures for _ in range(3)]
+    for w in waiters:
+        w.start()
+    time.sleep(0.05)
+    timers = [later(0.01 * i, f.set_result, i) for i, f in enumerate(futures)]
+    done, not_done = cf.wait(futures, timeout=5)
+    assert len(done) == 4 and not not_done
+    assert sorted(f.result() for f in cf.as_completed(futures, timeout=5)) == [0, 1, 2, 3]
+    for w in waiters:
+        w.join(5)
+    for t in timers:
+        t.join()
+    assert sorted(results) == sorted([0, 1, 2, 3] * 3)
+
+
+def test_done_callbacks_run_once_after_or_before_resolution() -> None:
+    fut = SubmitFuture()
+    seen: list[object] = []
+    fut.add_done_callback(lambda f: seen.append(f.result()))
+    fut.set_result(1)
+    fut.add_done_callback(lambda f: seen.append(("late", f.result())))
+    assert seen == [1, ("late", 1)]
+    with pytest.raises(cf.InvalidStateError):
+        fut.set_result(2)
+
+
+def test_racing_resolution_against_parking_never_loses_a_wakeup() -> None:
+    # Resolve at the moment the waiter parks, many times: no waiter may hang.
+    for i in range(300):
+        fut = SubmitFuture()
+        t = threading.Thread(target=fut.set_result, args=(i,))
+        t.start()
+        assert fut.result(timeout=5) == i
+        t.join()

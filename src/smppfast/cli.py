@@ -37,7 +37,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from typing import IO, Any, Callable, Iterable, NoReturn, Optional, Sequence, TypeVar
+from typing import IO, Any, Callable, Optional, Sequence, TypeVar
 
 from . import __version__, _codec
 from ._codec import Decoder, Pdu, SubmitSm, decode

@@ -28,7 +28,6 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Literal, Optional, Sequence
 
-from . import _codec
 from ._codec import Pdu, SubmitSm
 from ._future import SubmitFuture
 from ._text import split_text

@@ -54,7 +54,6 @@ from .errors import (
     PduError,
     RemoteProtocolError,
     SmppTimeoutError,
-    WindowFull,
 )
 from .events import (
     AlertReceived,

@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Iterable, Literal, Optional, Sequence
+from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
 
 from ._codec import Pdu, SubmitSm
 from ._future import SubmitFuture
@@ -56,7 +56,11 @@ from .events import (
 )
 from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt, receipt_from_pdu
+from ._tls import TlsSocket
 from .session import Session
+
+# What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
+_Transport = Union[socket.socket, TlsSocket]
 
 __all__ = ["Client", "ClientStats", "RateLimiter"]
 
@@ -235,7 +239,7 @@ class Client:
         self._reconnecting = False
         self._waiting = 0  # threads blocked in submit: notify only when someone waits
         self._session: Optional[Session] = None
-        self._sock: Optional[socket.socket] = None
+        self._sock: Optional[_Transport] = None
         self._closing = False
         self._closed = False
         self._bound = False
@@ -270,14 +274,16 @@ class Client:
             self._threads.append(t)
 
     def _open_and_bind(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        raw = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        sock: _Transport = raw
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.ssl_context is not None:
-                sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-            sock.settimeout(None)
+                # Not ssl.SSLSocket: its reads and writes must not overlap, and ours do (_tls.py).
+                sock = TlsSocket(raw, self.ssl_context, self.host, self.connect_timeout)
+            raw.settimeout(None)
         except BaseException:
-            sock.close()
+            raw.close()
             raise
         now = time.monotonic()
         try:  # a bad option or bind field (a password over 8 characters) raises: close the socket
@@ -309,9 +315,7 @@ class Client:
             self._sock = sock
             self._session = session
             data = session.data_to_send()
-        # The bind leaves before the reader's first recv: with TLS 1.3 a write made while
-        # another thread sits in recv on the same SSLSocket (reading the server's session
-        # tickets) can be lost, and the bind would never arrive.
+        # The bind leaves before the reader starts, so its answer finds a reader ready.
         try:
             sock.sendall(data)
         except OSError:
@@ -328,7 +332,7 @@ class Client:
             raise self._bind_result
         log.info("bound as %s to %s:%d", self.bind_type, self.host, self.port)
 
-    def _abort(self, sock: socket.socket, session: Session, reason: str) -> None:
+    def _abort(self, sock: _Transport, session: Session, reason: str) -> None:
         with self._lock:
             events = session.close(reason)
         self._handle_events(events, session)
@@ -421,7 +425,7 @@ class Client:
             self._write_direct(sock, direct)
         return fut
 
-    def _write_direct(self, sock: Optional[socket.socket], data: bytes) -> None:
+    def _write_direct(self, sock: Optional[_Transport], data: bytes) -> None:
         try:
             if sock is not None:
                 sock.sendall(data)
@@ -580,7 +584,7 @@ class Client:
                 with lock:
                     self._writing = False
 
-    def _read_loop(self, sock: socket.socket, session: Session) -> None:
+    def _read_loop(self, sock: _Transport, session: Session) -> None:
         recv = sock.recv
         lock = self._lock
         while True:
@@ -828,7 +832,7 @@ class Client:
             log.exception("on_incomplete callback raised")
 
 
-def _shutdown(sock: socket.socket) -> None:
+def _shutdown(sock: _Transport) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

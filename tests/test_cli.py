@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -387,3 +388,22 @@ def test_no_command_shows_usage() -> None:
     result = run()
     assert result.returncode == 2
     assert "usage: smppfast" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_simulator_serves_tls_and_send_uses_it() -> None:
+    certs = Path(__file__).parent / "certs"
+    proc, port = start_simulator("--tls-cert", str(certs / "localhost.crt"), "--tls-key", str(certs / "localhost.key"))
+    try:
+        # The test certificate is self-signed, hence --tls-insecure.
+        result = run("send", "--port", str(port), "--tls", "--tls-insecure", "15551234", "over TLS")
+        plain = run("send", "--port", str(port), "--timeout", "2", "15551234", "not TLS")
+    finally:
+        err = stop_simulator(proc)
+    assert result.returncode == 0, (result.stdout, result.stderr, err)
+    assert re.search(r"^part 1/1: message_id=\S+ status=ESME_ROK$", result.stdout, re.M)
+    assert plain.returncode == 2  # a plain client gets no bind answer from a TLS server
+
+
+def test_simulator_tls_key_without_cert_is_a_usage_error() -> None:
+    assert_clean_error(run("simulator", "--tls-key", "k.pem"), 2, "--tls-key needs --tls-cert")

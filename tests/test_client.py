@@ -931,6 +931,24 @@ def test_tls_reads_and_writes_overlap_safely(sim: Simulator) -> None:
     assert sorted(m.text for m in got) == sorted(f"mo {i}" for i in range(50))
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_simulator_serves_tls_itself(version: ssl.TLSVersion) -> None:
+    server_ctx, client_ctx = tls_contexts()
+    client_ctx.minimum_version = client_ctx.maximum_version = version
+    got: list[Any] = []
+    with Simulator(ssl_context=server_ctx) as tls_sim:
+        with make_client(tls_sim.port, ssl_context=client_ctx, window=50, on_receipt=got.append) as client:
+            futures = client.submit_many([sm(i, registered_delivery=1) for i in range(300)])
+            assert outcomes(futures) == {"ok": 300}
+            assert wait_until(lambda: len(got) == 300)
+        assert tls_sim.wait_for(lambda: tls_sim.connections == 0)
+    assert tls_sim.submits == 300 and tls_sim.binds == 1
+    # A client without TLS cannot bind to it (the handshake bytes are not a PDU).
+    with Simulator(ssl_context=server_ctx) as tls_sim:
+        with pytest.raises((SmppTimeoutError, ConnectionClosedError, OSError)):
+            make_client(tls_sim.port, bind_timeout=0.5).connect()
+
+
 def test_tls_with_an_untrusted_certificate_fails_to_connect(sim: Simulator) -> None:
     server_ctx, _ = tls_contexts()
     untrusting = ssl.create_default_context()  # system CAs only: our self-signed cert fails

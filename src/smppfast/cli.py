@@ -280,6 +280,15 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         skip_unbind_resp=args.skip_unbind_resp,
     )
     credentials = dict(args.credentials) if args.credentials else None
+    ssl_context = None
+    if args.tls_cert:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as err:
+            raise CliError(f"cannot load the TLS certificate: {err}", 2) from None
+    elif args.tls_key:
+        raise CliError("--tls-key needs --tls-cert", 2)
     cls = _TracingSimulator if args.verbose >= 2 else Simulator
     sim = cls(
         args.host,
@@ -289,6 +298,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         faults=faults,
         receipt_delay=args.receipt_delay,
         record=0,  # nobody can read sim.received from another process; don't pay for it
+        ssl_context=ssl_context,
     )
 
     stop = threading.Event()
@@ -1116,6 +1126,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--refuse-binds", type=_status_arg, default=0, metavar="STATUS", help="refuse every bind with this status")
     f.add_argument("--skip-unbind-resp", action="store_true", help="close on unbind without sending unbind_resp")
     p.add_argument("--receipt-delay", type=_non_negative_float, default=0.0, metavar="S", help="send delivery receipts after S seconds")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key for --tls-cert (if not in the same file)")
     p.set_defaults(func=cmd_simulator)
 
     # send

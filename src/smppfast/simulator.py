@@ -36,6 +36,7 @@ import itertools
 import logging
 import selectors
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -120,6 +121,7 @@ class Faults:
 class _Conn:
     __slots__ = (
         "sock", "session", "decoder", "out", "submits", "peer", "writing", "closing", "hung_up", "deadline", "backlog",
+        "tls", "tls_in", "tls_out", "raw_out",
     )
 
     def __init__(self, sock: socket.socket, session: Session, peer: Any) -> None:
@@ -137,6 +139,12 @@ class _Conn:
         self.deadline: Optional[float] = None
         # deliver_sm waiting for a free window slot.
         self.backlog: Deque[_codec.Pdu] = collections.deque()
+        # TLS: an SSLObject over memory buffers, so the non-blocking loop drives it like any
+        # other protocol. ``out`` stays plaintext; ``raw_out`` holds the records to send.
+        self.tls: Optional[ssl.SSLObject] = None
+        self.tls_in: Optional[ssl.MemoryBIO] = None
+        self.tls_out: Optional[ssl.MemoryBIO] = None
+        self.raw_out = bytearray()
 
 
 def _now_yymmddhhmm() -> str:
@@ -166,8 +174,10 @@ class Simulator:
         enquire_link_interval: Optional[float] = None,
         inactivity_timeout: Optional[float] = None,
         backlog: int = 128,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.host = host
+        self.ssl_context = ssl_context  # a server-side context: ESMEs connect over TLS
         self.port = port
         self.system_id = system_id
         self.credentials = credentials
@@ -465,6 +475,9 @@ class Simulator:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock, Session("smsc", now=time.monotonic(), **self._session_args), peer)
+            if self.ssl_context is not None:
+                conn.tls_in, conn.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                conn.tls = self.ssl_context.wrap_bio(conn.tls_in, conn.tls_out, server_side=True)
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
             self.connections_total += 1
@@ -479,6 +492,11 @@ class Simulator:
             return
         except OSError:
             data = b""
+        if conn.tls is not None and data:
+            plain = self._decrypt(conn, data)
+            if plain is None:
+                return
+            data = plain
         if conn.closing:
             # We are hanging up: discard what arrives until the peer closes too.
             if not data:
@@ -644,8 +662,43 @@ class Simulator:
                 self._handle_events(conn, events, now)
         self._after_activity(conn)
 
+    def _decrypt(self, conn: _Conn, raw: bytes) -> Optional[bytes]:
+        """Feed TLS records in; the plaintext they held (b"" at close_notify), or None for none yet."""
+        assert conn.tls is not None and conn.tls_in is not None
+        conn.tls_in.write(raw)
+        chunks = []
+        try:
+            if conn.tls.version() is None:  # still handshaking
+                conn.tls.do_handshake()
+            while True:
+                chunks.append(conn.tls.read(_RECV_SIZE))
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLZeroReturnError:
+            return b""
+        except ssl.SSLError as err:
+            log.warning("TLS with %s failed: %s", conn.peer, err)
+            self._move_records(conn)
+            return b""
+        self._move_records(conn)
+        if conn.raw_out:
+            self._flush(conn)
+        data = b"".join(chunks)
+        return data or None
+
+    def _move_records(self, conn: _Conn) -> None:
+        assert conn.tls is not None and conn.tls_out is not None
+        if conn.out and conn.tls.version() is not None:
+            conn.tls.write(bytes(conn.out))
+            del conn.out[:]
+        conn.raw_out += conn.tls_out.read()
+
     def _flush(self, conn: _Conn) -> None:
-        out = conn.out
+        if conn.tls is not None:
+            self._move_records(conn)
+            out = conn.raw_out
+        else:
+            out = conn.out
         if out:
             try:
                 sent = conn.sock.send(out)

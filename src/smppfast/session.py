@@ -191,7 +191,6 @@ class Session:
         if window < 1:
             raise ValueError("window must be at least 1")
         self.role = Role(role)
-        self.window = window
         self._out: list[bytes] = []
         # Numbering, encoding, registering and response matching run in the compiled core;
         # which requests a state allows is still decided here (set_allowed on each transition).
@@ -232,6 +231,17 @@ class Session:
     @_last_message.setter
     def _last_message(self, now: float) -> None:
         self._window.last_message = now
+
+    @property
+    def window(self) -> int:
+        """Requests allowed in flight at once (the compiled window's limit)."""
+        return self._window.limit
+
+    @window.setter
+    def window(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("window must be at least 1")
+        self._window.limit = size
 
     @property
     def response_timeout(self) -> Optional[float]:

@@ -6,7 +6,6 @@ source of truth, so every field of every PDU class gets values across its whole 
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import pytest
@@ -16,15 +15,6 @@ from hypothesis import strategies as st
 import smppfast
 from smppfast import DistributionList, SmeAddress, UnsuccessSme
 from smppfast import _layout as L
-
-# Hypothesis reports a failure with libcst, whose import trips a DeprecationWarning from
-# mypy_extensions; pytest runs with warnings as errors, which would hide the failure itself.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        import libcst.metadata  # noqa: F401
-    except ImportError:
-        pass
 
 u8 = st.integers(0, 0xFF)
 u32 = st.integers(0, 0xFFFFFFFF)

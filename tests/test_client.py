@@ -1023,3 +1023,18 @@ def test_rate_limiter_hands_out_what_it_has() -> None:
     assert granted == 0 and wait == pytest.approx(0.1)
     now[0] += 0.25
     assert limiter.take_up_to(10) == (2, 0.0)
+
+
+def test_send_message_returns_a_handle_for_the_whole_message(sim: Simulator) -> None:
+    with make_client(sim.port, window=10) as client:
+        handle = client.send_message("447700900123", "long " * 80, source_addr="Shop")
+        assert isinstance(handle, list) and len(handle) == 3  # 400 GSM characters: 3 parts
+        assert all(isinstance(f, cf.Future) for f in handle)
+        ids = handle.message_ids(timeout=10)
+        assert handle.done() and len(set(ids)) == 3
+        assert [r.sequence_number for r in handle.result()] == [f.request.sequence_number for f in handle]
+        sim.set_faults(status=Status.ESME_RSUBMITFAIL)
+        failing = client.send_message("447700900123", "no")
+        with pytest.raises(CommandStatusError) as info:
+            failing.result(timeout=10)
+        assert info.value.status == Status.ESME_RSUBMITFAIL

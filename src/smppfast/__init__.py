@@ -56,7 +56,7 @@ from ._text import (
     split_text,
     unpack_septets,
 )
-from .client import Client, ClientStats, RateLimiter
+from .client import Client, ClientStats, MessageHandle, RateLimiter
 from .constants import (
     INTERFACE_VERSION,
     Command,
@@ -147,6 +147,7 @@ __all__ = [
     # session
     "Client",
     "ClientStats",
+    "MessageHandle",
     "RateLimiter",
     # constants
     "Command",

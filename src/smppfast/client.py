@@ -62,7 +62,7 @@ from .session import Session
 # What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
 _Transport = Union[socket.socket, TlsSocket]
 
-__all__ = ["Client", "ClientStats", "RateLimiter"]
+__all__ = ["Client", "ClientStats", "MessageHandle", "RateLimiter"]
 
 log = logging.getLogger("smppfast.client")
 
@@ -108,6 +108,33 @@ class RateLimiter:
         wait = self.reserve(n)
         if wait > 0:
             time.sleep(wait)
+
+
+class MessageHandle(list):  # type: ignore[type-arg]
+    """The futures of one message's parts, in order, with a way to wait for all of them.
+
+    Still a plain list of ``Future`` (``concurrent.futures.wait`` takes it as it is).
+    """
+
+    def done(self) -> bool:
+        """True once every part has its outcome."""
+        return all(f.done() for f in self)
+
+    def result(self, timeout: Optional[float] = None) -> list[Any]:
+        """Every part's response, in order; raises the first part's error if one failed.
+
+        ``timeout`` bounds the whole wait, not each part.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out = []
+        for fut in self:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            out.append(fut.result(left))
+        return out
+
+    def message_ids(self, timeout: Optional[float] = None) -> list[str]:
+        """The SMSC's message_id of every part, in order (waits like ``result``)."""
+        return [response.message_id for response in self.result(timeout)]
 
 
 class ClientStats:
@@ -485,10 +512,11 @@ class Client:
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
         **fields: Any,
-    ) -> list[SubmitFuture]:
+    ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
-        ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...).
+        ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
+        list returned is a ``MessageHandle``: it also waits for the whole message at once.
         """
         parts = split_text(text, data_coding=data_coding, method=method, reference=reference)
         pdus = []
@@ -507,7 +535,7 @@ class Client:
                     **fields,
                 )
             )
-        return self.submit_many(pdus)
+        return MessageHandle(self.submit_many(pdus))
 
     def _wait_for_slot(self, timeout: Optional[float]) -> Session:
         """Called with the lock held: a bound session with a free window slot, or raise."""

@@ -20,6 +20,7 @@ from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memchr, memcpy, memmove
 
+import sys
 from collections import namedtuple
 
 from . import _layout
@@ -315,6 +316,14 @@ def _rebuild(cls, dict state, int body):
 
 cdef dict _kind_by_class = {}
 
+# Per class, its keyword names (interned; kept alive by _name_maps) and their indices, for the
+# pointer scan in _pdu_vectorcall.
+DEF MAX_NAMES = 32
+cdef PyObject *_name_ptr[MAX_KINDS][MAX_NAMES]
+cdef int _name_idx[MAX_KINDS][MAX_NAMES]
+cdef int _name_count[MAX_KINDS]
+cdef int _NO_NAME = -1000
+
 
 cdef inline int _class_kind(object cls) except -1:
     cdef PyObject *found = PyDict_GetItemWithError(_kind_by_class, cls)
@@ -357,15 +366,24 @@ cdef object _pdu_vectorcall(object cls, PyObject **args, size_t nargsf, PyObject
     cdef int kind = _class_kind(cls)
     cdef Pdu pdu = _new_pdu(cls, kind)
     _set_defaults(pdu, kind)
+    cdef PyObject *name
+    cdef int j, count = _name_count[kind], found
     if kwnames != NULL:
-        names = <dict>_name_maps[kind]
         n = PyTuple_GET_SIZE(kwnames)
         for i in range(n):
-            key = <object>PyTuple_GET_ITEM(kwnames, i)
-            idx = PyDict_GetItemWithError(names, key)
-            if idx == NULL:
-                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}")
-            _set_by_index(pdu, kind, <int><object>idx, <object>args[i])
+            name = PyTuple_GET_ITEM(kwnames, i)
+            # Argument names in a call are interned, and so are ours: compare pointers first.
+            found = _NO_NAME
+            for j in range(count):
+                if _name_ptr[kind][j] == name:
+                    found = _name_idx[kind][j]
+                    break
+            if found == _NO_NAME:
+                idx = PyDict_GetItemWithError(<dict>_name_maps[kind], <object>name)
+                if idx == NULL:
+                    raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {<object>name!r}")
+                found = <int><object>idx
+            _set_by_index(pdu, kind, found, <object>args[i])
     return pdu
 
 
@@ -1272,6 +1290,12 @@ cdef object _build_class(str name, uint32_t command_id, tuple fields):
     _classes.append(cls)
     _kind_by_class[cls] = kind
     _field_names.append(tuple(f[0] for f in fields))
+    names = {sys.intern(k): v for k, v in names.items()}
+    assert len(names) <= MAX_NAMES
+    for i, (k, v) in enumerate(names.items()):
+        _name_ptr[kind][i] = <PyObject *>k
+        _name_idx[kind][i] = v
+    _name_count[kind] = len(names)
     _name_maps.append(names)
     return cls
 

@@ -15,6 +15,8 @@ Kinds:
 
 from __future__ import annotations
 
+import sys
+
 from .constants import Tlv
 
 U8, CSTR, SM, DESTS, UNSUCC = 1, 2, 3, 4, 5
@@ -29,7 +31,8 @@ _SHORT_MESSAGE = ("short_message", SM, 254)
 
 
 def _addr(prefix: str, name: str, size: int) -> tuple[Field, ...]:
-    return ((f"{prefix}_ton", U8, 1), (f"{prefix}_npi", U8, 1), (name, CSTR, size))
+    # Interned like every literal field name, so attribute and keyword lookups match by pointer.
+    return ((sys.intern(f"{prefix}_ton"), U8, 1), (sys.intern(f"{prefix}_npi"), U8, 1), (name, CSTR, size))
 
 
 _BIND = (

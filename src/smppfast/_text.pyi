@@ -15,13 +15,26 @@ GSM 03.38 text is carried unpacked, one septet per octet, as SMPP sends it; use
 :func:`pack_septets` / :func:`unpack_septets` for the packed 7-bit form.
 """
 
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, Union, final
 
-Alphabet = Literal["gsm0338", "latin1", "ascii"]
-Errors = Literal["strict", "replace"]
-Method = Literal["udh", "sar", "payload"]
-TlvValue = Union[int, bytes]
+__all__ = [
+    "Part",
+    "encode_text",
+    "decode_text",
+    "count_parts",
+    "split_text",
+    "pack_septets",
+    "unpack_septets",
+    "set_default_alphabet",
+    "get_default_alphabet",
+]
 
+_Alphabet = Literal["gsm0338", "latin1", "ascii"]
+_Errors = Literal["strict", "replace"]
+_Method = Literal["udh", "sar", "payload"]
+_TlvValue = Union[int, bytes]
+
+@final
 class Part:
     """One short message of a split text, ready to put on a ``SubmitSm``.
 
@@ -39,17 +52,17 @@ class Part:
     @property
     def data_coding(self) -> int: ...
     @property
-    def tlvs(self) -> dict[int, TlvValue]: ...
+    def tlvs(self) -> dict[int, _TlvValue]: ...
     def __init__(
         self,
         short_message: bytes = b"",
         esm_class: int = 0,
         data_coding: int = 0,
-        tlvs: Optional[dict[int, TlvValue]] = None,
+        tlvs: Optional[dict[int, _TlvValue]] = None,
     ) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
-def set_default_alphabet(name: Alphabet) -> None:
+def set_default_alphabet(name: _Alphabet) -> None:
     """Set what data_coding 0 means for this process: ``"gsm0338"`` (the default),
     ``"latin1"`` or ``"ascii"``.
 
@@ -58,15 +71,15 @@ def set_default_alphabet(name: Alphabet) -> None:
     name raises :class:`~smppfast.errors.TextError`.
     """
 
-def get_default_alphabet() -> Alphabet:
+def get_default_alphabet() -> _Alphabet:
     """Return the current meaning of data_coding 0."""
 
 def encode_text(
     text: str,
     data_coding: Optional[int] = None,
     *,
-    errors: Errors = "strict",
-    alphabet: Optional[Alphabet] = None,
+    errors: _Errors = "strict",
+    alphabet: Optional[_Alphabet] = None,
 ) -> tuple[int, bytes]:
     """Encode ``text`` for ``short_message``; return ``(data_coding, octets)``.
 
@@ -84,8 +97,8 @@ def decode_text(
     data: bytes | bytearray | memoryview,
     data_coding: int,
     *,
-    errors: Errors = "strict",
-    alphabet: Optional[Alphabet] = None,
+    errors: _Errors = "strict",
+    alphabet: Optional[_Alphabet] = None,
 ) -> str:
     """Decode a ``short_message`` (or ``message_payload``) sent with ``data_coding``.
 
@@ -121,10 +134,10 @@ def count_parts(
     text: str | bytes,
     data_coding: Optional[int] = None,
     *,
-    method: Method = "udh",
+    method: _Method = "udh",
     reference: Optional[int] = None,
-    errors: Errors = "strict",
-    alphabet: Optional[Alphabet] = None,
+    errors: _Errors = "strict",
+    alphabet: Optional[_Alphabet] = None,
 ) -> int:
     """Number of short messages ``split_text`` makes of ``text`` with the same arguments.
 
@@ -140,10 +153,10 @@ def split_text(
     text: str | bytes,
     *,
     data_coding: Optional[int] = None,
-    method: Method = "udh",
+    method: _Method = "udh",
     reference: Optional[int] = None,
-    errors: Errors = "strict",
-    alphabet: Optional[Alphabet] = None,
+    errors: _Errors = "strict",
+    alphabet: Optional[_Alphabet] = None,
 ) -> list[Part]:
     """Split ``text`` into short messages, filled greedily to the limits of :func:`count_parts`.
 

@@ -193,18 +193,11 @@ cdef class Pdu:
         # Calls of the generated classes take the vectorcall path below; this one serves
         # subclasses that users derive from them.
         cdef int kind = _class_kind(type(self))
-        cdef dict names
-        cdef object idx
         self._kind = kind
         _untrack(self)
         _set_defaults(self, kind)
-        if kwargs:
-            names = <dict>_name_maps[kind]
-            for key, value in kwargs.items():
-                idx = names.get(key)
-                if idx is None:
-                    raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {key!r}")
-                _set_by_index(self, kind, <int>idx, value)
+        for key, value in kwargs.items():
+            _set_by_index(self, kind, _keyword_index(type(self), kind, <PyObject *>key), value)
 
     property sequence_number:
         """The PDU's sequence number (0 to 2**32-1; sessions use 1 to 0x7FFFFFFF)."""
@@ -322,7 +315,6 @@ DEF MAX_NAMES = 32
 cdef PyObject *_name_ptr[MAX_KINDS][MAX_NAMES]
 cdef int _name_idx[MAX_KINDS][MAX_NAMES]
 cdef int _name_count[MAX_KINDS]
-cdef int _NO_NAME = -1000
 
 
 cdef inline int _class_kind(object cls) except -1:
@@ -360,31 +352,29 @@ cdef object _pdu_vectorcall(object cls, PyObject **args, size_t nargsf, PyObject
     """
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
     cdef Py_ssize_t i, n
-    cdef PyObject *idx
     if nargs:
         raise TypeError(f"{cls.__name__}() takes keyword arguments only")
     cdef int kind = _class_kind(cls)
     cdef Pdu pdu = _new_pdu(cls, kind)
     _set_defaults(pdu, kind)
-    cdef PyObject *name
-    cdef int j, count = _name_count[kind], found
     if kwnames != NULL:
         n = PyTuple_GET_SIZE(kwnames)
         for i in range(n):
-            name = PyTuple_GET_ITEM(kwnames, i)
-            # Argument names in a call are interned, and so are ours: compare pointers first.
-            found = _NO_NAME
-            for j in range(count):
-                if _name_ptr[kind][j] == name:
-                    found = _name_idx[kind][j]
-                    break
-            if found == _NO_NAME:
-                idx = PyDict_GetItemWithError(<dict>_name_maps[kind], <object>name)
-                if idx == NULL:
-                    raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {<object>name!r}")
-                found = <int><object>idx
-            _set_by_index(pdu, kind, found, <object>args[i])
+            _set_by_index(pdu, kind, _keyword_index(cls, kind, PyTuple_GET_ITEM(kwnames, i)), <object>args[i])
     return pdu
+
+
+cdef inline int _keyword_index(object cls, int kind, PyObject *name) except? -999:
+    """The field index (or header index) a keyword argument names; TypeError when none."""
+    cdef int j
+    # Argument names in a call are interned, and so are ours: compare pointers first.
+    for j in range(_name_count[kind]):
+        if _name_ptr[kind][j] == name:
+            return _name_idx[kind][j]
+    cdef PyObject *idx = PyDict_GetItemWithError(<dict>_name_maps[kind], <object>name)
+    if idx == NULL:
+        raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {<object>name!r}")
+    return <int><object>idx
 
 
 cdef inline int _check_kind(Pdu pdu) except -1:
@@ -722,13 +712,18 @@ cdef int _put_sme_address(Writer *w, Pdu pdu, object ton, object npi, object add
     return _put_cstr(w, pdu, addr, _layout.DEST_ADDR_MAX, "destination_addr")
 
 
+cdef int _put_count(Writer *w, Pdu pdu, object items, str name, str count_name, int limit) except -1:
+    # The 1-octet count that precedes a submit_multi list (number_of_dests, no_unsuccess).
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"{name} must be a list, not {type(items).__name__}")
+    cdef Py_ssize_t n = len(items)
+    if n > limit:
+        raise _encode_error(pdu, count_name, f"{name} holds at most {limit} entries, got {n}")
+    return _put_u8(w, <uint8_t>n)
+
+
 cdef int _put_dests(Writer *w, Pdu pdu, object dests) except -1:
-    if not isinstance(dests, (list, tuple)):
-        raise TypeError(f"dest_address must be a list, not {type(dests).__name__}")
-    cdef Py_ssize_t n = len(dests)
-    if n > 254:
-        raise _encode_error(pdu, "number_of_dests", f"submit_multi takes at most 254 destinations, got {n}")
-    _put_u8(w, <uint8_t>n)
+    _put_count(w, pdu, dests, "dest_address", "number_of_dests", 254)
     for d in dests:
         if isinstance(d, _SmeAddress):
             _put_u8(w, 1)
@@ -742,12 +737,7 @@ cdef int _put_dests(Writer *w, Pdu pdu, object dests) except -1:
 
 
 cdef int _put_unsuccess(Writer *w, Pdu pdu, object items) except -1:
-    if not isinstance(items, (list, tuple)):
-        raise TypeError(f"unsuccess_sme must be a list, not {type(items).__name__}")
-    cdef Py_ssize_t n = len(items)
-    if n > 255:
-        raise _encode_error(pdu, "no_unsuccess", f"at most 255 unsuccess_sme entries fit, got {n}")
-    _put_u8(w, <uint8_t>n)
+    _put_count(w, pdu, items, "unsuccess_sme", "no_unsuccess", 255)
     for u in items:
         if not isinstance(u, _UnsuccessSme):
             raise TypeError(f"unsuccess_sme items must be UnsuccessSme, not {type(u).__name__}")

@@ -105,68 +105,60 @@ cdef class RequestWindow:
         """A sequence number not used by any request in flight."""
         return self._take_key()
 
-    def send(self, Pdu pdu not None, object token, double now):
-        """Number, encode and register a request; return its bytes. Raises WindowFull."""
-        if len(self.entries) >= self.limit:
-            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
-        key = self._take_key()
-        pdu._seq = <uint32_t>key
-        data = _encode_pdu(pdu)
-        self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
-        return data
-
-    cdef object _send_with_future(self, Pdu pdu, double now):
-        # send_request's work with a new registered future as the token (window not full).
-        cdef int kind = pdu._kind
-        if not self._allowed[kind]:
+    cdef int _check(self, Pdu pdu) except -1:
+        # The session's state table decides what may be sent (refuse raises its error);
+        # then the window must have room.
+        if not self._allowed[pdu._kind]:
             self._refuse(pdu)
             raise _LocalProtocolError(f"{type(pdu).__name__} is not allowed now")
+        if len(self.entries) >= self.limit:
+            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
+        return 0
+
+    cdef object _send(self, Pdu pdu, object token, double now):
+        # Number, encode, queue and register a checked request; returns its sequence number.
         key = self._take_key()
         pdu._seq = <uint32_t>key
-        data = _encode_pdu(pdu)
+        self._out.append(_encode_pdu(pdu))
+        self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
+        self.last_traffic = now
+        if self._is_message[pdu._kind]:
+            self.last_message = now
+        return key
+
+    cdef object _new_future(self, Pdu pdu, double now):
         fut = _FutureClass.__new__(_FutureClass)
         fut.request = pdu
         fut.sent_at = now
-        self._out.append(data)
-        self.entries[key] = (pdu, fut, None if self.timeout is None else now + <double>self.timeout)
-        self.last_traffic = now
-        if self._is_message[kind]:
-            self.last_message = now
         return fut
+
+    def send_request(self, Pdu pdu not None, double now, object token=None):
+        """``Session.send``: check, number, encode, register and queue a request; return its seq."""
+        self._check(pdu)
+        return self._send(pdu, token, now)
 
     def send_future(self, Pdu pdu not None, double now):
         """``send_request`` with a new registered future as the token; returns the future."""
-        if len(self.entries) >= self.limit:
-            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
-        return self._send_with_future(pdu, now)
+        self._check(pdu)
+        fut = self._new_future(pdu, now)
+        self._send(pdu, fut, now)
+        return fut
 
     def send_batch(self, list pdus, Py_ssize_t start, Py_ssize_t stop, double now, list futures):
         """Send ``pdus[start:stop]`` as ``send_future`` would, appending each future to ``futures``;
         stop early when the window is full. Returns how many went out. A PDU that cannot be
         sent raises, after the ones before it went out (their futures are in ``futures``)."""
         cdef Py_ssize_t i
+        cdef Pdu pdu
         for i in range(start, stop):
             if len(self.entries) >= self.limit:
                 return i - start
-            futures.append(self._send_with_future(<Pdu?>pdus[i], now))
+            pdu = <Pdu?>pdus[i]
+            self._check(pdu)
+            fut = self._new_future(pdu, now)
+            self._send(pdu, fut, now)
+            futures.append(fut)
         return stop - start
-
-    def send_request(self, Pdu pdu not None, double now, object token=None):
-        """``Session.send``: check, number, encode, register and queue a request; return its seq."""
-        cdef int kind = pdu._kind
-        if not self._allowed[kind]:
-            self._refuse(pdu)
-            raise _LocalProtocolError(f"{type(pdu).__name__} is not allowed now")
-        if len(self.entries) >= self.limit:
-            raise _WindowFull(f"{len(self.entries)} requests in flight (window {self.limit})")
-        key = self._take_key()
-        pdu._seq = <uint32_t>key
-        self._out.append(_encode_pdu(pdu))
-        self.entries[key] = (pdu, token, None if self.timeout is None else now + <double>self.timeout)
-        self.last_traffic = now
-        if self._is_message[kind]:
-            self.last_message = now
-        return key
 
     def enable_fast_resolve(self, list latencies, Py_ssize_t max_samples):
         """Resolve successful responses of registered future tokens in place (see ``match``).

@@ -1038,3 +1038,68 @@ def test_send_message_returns_a_handle_for_the_whole_message(sim: Simulator) -> 
         with pytest.raises(CommandStatusError) as info:
             failing.result(timeout=10)
         assert info.value.status == Status.ESME_RSUBMITFAIL
+
+
+# -- malformed input from the SMSC ------------------------------------------------------
+
+
+def _hand_driven_smsc(listener: socket.socket, after_submit: bytes, replies: int) -> list[Any]:
+    """Bind the client, answer its submits with ``after_submit`` bytes, record what it sends."""
+    conn, _ = listener.accept()
+    decoder, seen = Decoder(), []
+    conn.settimeout(5)
+    try:
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return seen
+            if not data:
+                return seen
+            for pdu in decoder.feed(data):
+                seen.append(pdu)
+                if type(pdu) is BindTransceiver:
+                    conn.sendall(smppfast.encode(pdu.response(system_id="fake")))
+                elif type(pdu) is SubmitSm and replies:
+                    replies -= 1
+                    ok = smppfast.encode(pdu.response(message_id="ok"))
+                    conn.sendall(after_submit + ok)
+    finally:
+        conn.close()
+
+
+def test_a_malformed_pdu_from_the_smsc_is_nacked_and_the_link_goes_on() -> None:
+    # deliver_sm whose sm_length overruns its body: the header is readable, so the client
+    # answers generic_nack (ESME_RINVMSGLEN) for its sequence number and keeps going.
+    bad = bytearray(smppfast.encode(smppfast.DeliverSm(sequence_number=77, short_message=b"hello")))
+    bad[-6] = 200  # sm_length
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = make_client(listener.getsockname()[1])
+        with cf.ThreadPoolExecutor(1) as pool:
+            seen = pool.submit(_hand_driven_smsc, listener, bytes(bad), 2)
+            client.connect()
+            assert client.submit(sm(1)).result(5).message_id == "ok"
+            assert client.submit(sm(2)).result(5).message_id == "ok"
+            client.close()
+            got = seen.result(5)
+    nacks = [p for p in got if type(p) is GenericNack]
+    assert [(n.sequence_number, n.command_status) for n in nacks] == [(77, Status.ESME_RINVMSGLEN)] * 2
+
+
+def test_broken_framing_from_the_smsc_fails_what_is_in_flight(caplog: pytest.LogCaptureFixture) -> None:
+    # A command_length of 3 cannot be framed: the client closes the link, and the request
+    # in flight ends in ConnectionClosedError saying the SMSC may have taken it.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = make_client(listener.getsockname()[1], window=5)
+        with cf.ThreadPoolExecutor(1) as pool:
+            seen = pool.submit(_hand_driven_smsc, listener, b"\0\0\0\x03garbage", 1)
+            client.connect()
+            future = client.submit(sm(1))
+            assert outcomes([future]) == {"ConnectionClosedError": 1}
+            assert future.exception().maybe_accepted
+            assert wait_until(lambda: not client.bound)
+            with pytest.raises(ConnectionClosedError):
+                client.submit(sm(2))
+            client.close()
+            seen.result(5)
+    assert "framing lost" in caplog.text

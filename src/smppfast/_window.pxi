@@ -218,14 +218,19 @@ cdef class RequestWindow:
             return False
         fut._result = response
         fut._state = "FINISHED"
-        latency = now - <double>fut.sent_at
-        if len(self._latencies) < self._max_samples:
-            self._latencies.append(latency)
-        elif self._max_samples > 0:
-            self._latencies[self._sample_pos] = latency
-            self._sample_pos = (self._sample_pos + 1) % self._max_samples
+        self.record_latency(now - <double>fut.sent_at)
         self._resolved += 1
         return True
+
+    cpdef record_latency(self, double seconds):
+        """Add a submit-to-response latency to the rolling window of samples."""
+        if self._latencies is None:
+            return
+        if len(self._latencies) < self._max_samples:
+            self._latencies.append(seconds)
+        elif self._max_samples > 0:
+            self._latencies[self._sample_pos] = seconds
+            self._sample_pos = (self._sample_pos + 1) % self._max_samples
 
 
 cdef object _ResponseReceived = tuple

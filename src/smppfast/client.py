@@ -149,16 +149,8 @@ class ClientStats:
         self.reconnects = 0
         self.received = 0
         self.receipts = 0
+        # Recent latencies; the session's compiled matcher fills it (a rolling window).
         self._latencies: list[float] = []
-        self._latency_pos = 0
-
-    def _record_latency(self, seconds: float) -> None:
-        lat = self._latencies
-        if len(lat) < _LATENCY_SAMPLES:
-            lat.append(seconds)
-        else:  # keep a rolling window of the most recent samples
-            lat[self._latency_pos] = seconds
-            self._latency_pos = (self._latency_pos + 1) % _LATENCY_SAMPLES
 
     def latency_samples(self) -> list[float]:
         """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
@@ -789,7 +781,7 @@ class Client:
                 stats.timeouts += timeouts
                 stats.failed += failed
                 for latency in latencies:
-                    stats._record_latency(latency)
+                    session.record_latency(latency)  # one rolling window, kept by the session
                 if self._waiting:
                     self._state_changed.notify_all()
         elif any(type(e) is Closed for e in events[-1:]):

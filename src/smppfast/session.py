@@ -355,6 +355,10 @@ class Session:
         """
         self._window.enable_fast_resolve(latencies, max_samples)
 
+    def record_latency(self, seconds: float) -> None:
+        """Add a latency to the samples given to ``resolve_in_place`` (one rolling window)."""
+        self._window.record_latency(seconds)
+
     def take_resolved(self) -> int:
         """Responses resolved in place since the last call (see ``resolve_in_place``)."""
         return self._window.take_resolved()

@@ -75,6 +75,8 @@ setup(
             e
             for e in (
                 ext("_codec", []),
+                ext("_window", []),
+                ext("_futures", []),
                 ext("_text", ["csrc/gsm0338.c"]),
             )
             if not ONLY or e.name.split(".")[-1] in ONLY

@@ -49,7 +49,7 @@ class SessionPair:
             b = self.smsc_to_esme()
             smsc_events += a
             esme_events += b
-            if not self.esme._out and not self.smsc._out:
+            if not self.esme.output_size and not self.smsc.output_size:
                 return esme_events, smsc_events
         raise AssertionError("pump never went quiet")
 

@@ -26,6 +26,7 @@ from smppfast.events import (
     Bound,
     Closed,
     GenericNackReceived,
+    MessageReceived,
     OutbindReceived,
     PduRejected,
     RequestFailed,
@@ -200,7 +201,8 @@ def test_inbound_deliver_alert_outbind_become_events() -> None:
     pair.smsc.send(smppfast.DeliverSm(short_message=b"mo"), 0, token="d")
     pair.smsc.send(smppfast.AlertNotification(), 0)
     events = pair.smsc_to_esme()
-    assert types(events) == [RequestReceived, AlertReceived]
+    assert types(events) == [MessageReceived, AlertReceived]
+    assert events[0].message.payload == b"mo"
     pair.esme.respond(events[0].request)
     (resp,) = pair.esme_to_smsc()
     assert isinstance(resp, ResponseReceived) and resp.token == "d"
@@ -228,12 +230,28 @@ def test_window_full() -> None:
         pair.send()
 
 
-def test_send_many_stops_at_window_full() -> None:
+def test_send_batch_stops_at_window_full() -> None:
     pair = SessionPair(esme={"window": 2})
     pair.bind()
-    with pytest.raises(WindowFull):
-        pair.esme.send_many([smppfast.SubmitSm() for _ in range(3)], 0, tokens=["a", "b", "c"])
+    pdus = [smppfast.SubmitSm() for _ in range(3)]
+    assert pair.esme.send_batch(pdus, 0, ["a", "b", "c"], 0) == 2
     assert pair.esme.in_flight == 2
+    assert types(pair.esme_to_smsc()) == [RequestReceived, RequestReceived]
+    with pytest.raises(WindowFull):
+        pair.esme.send(pdus[2], 0, "c")
+
+
+def test_send_batch_raises_after_sending_what_came_before_a_bad_pdu() -> None:
+    pair = SessionPair(esme={"window": 10})
+    pair.bind()
+    pdus = [smppfast.SubmitSm(), smppfast.SubmitSm(destination_addr="x" * 30), smppfast.SubmitSm()]
+    with pytest.raises(PduError) as info:
+        pair.esme.send_batch(pdus, 0, ["a", "b", "c"], 0)
+    assert info.value.field == "destination_addr"
+    assert pair.esme.in_flight == 1
+    # The bad PDU left nothing half-written behind: the SMSC sees exactly one whole submit.
+    (event,) = pair.esme_to_smsc()
+    assert isinstance(event, RequestReceived) and event.request.command_id == Command.SUBMIT_SM
 
 
 def test_responses_matched_in_any_order() -> None:
@@ -519,7 +537,7 @@ def test_every_send_ends_exactly_once(seed: int) -> None:
             elif r < 0.7:
                 pair.smsc.respond(event.request, status=Status.ESME_RTHROTTLED)
             elif r < 0.8:
-                pair.smsc._out.append(raw_pdu(Command.GENERIC_NACK, event.request.sequence_number, status=8))
+                pair.smsc.queue_bytes(raw_pdu(Command.GENERIC_NACK, event.request.sequence_number, status=8))
             # else: never answered, so it times out
         outcomes += pair.smsc_to_esme()
         outcomes += pair.esme.handle_deadline(pair.now)
@@ -563,7 +581,7 @@ def test_unknown_command_id_nacked_invcmdid() -> None:
     pair = SessionPair()
     pair.bind()
     events = pair.esme.receive_data(raw_pdu(0x00000099, 12) + smppfast.encode(smppfast.DeliverSm(sequence_number=13)), 0)
-    assert types(events) == [PduRejected, RequestReceived]
+    assert types(events) == [PduRejected, MessageReceived]
     (nack,) = decode_all(pair.esme.data_to_send())
     assert nack.command_id == Command.GENERIC_NACK and nack.sequence_number == 12
     assert nack.command_status == Status.ESME_RINVCMDID
@@ -605,7 +623,9 @@ def test_malformed_response_fails_its_request_without_nack() -> None:
     assert events[0].token == "t" and isinstance(events[0].error, PduError)
     assert pair.esme.data_to_send() == b""
     assert pair.esme.in_flight == 1 and pair.esme.is_bound
-    assert other in pair.esme._in_flight
+    # The other request is still waiting for its own response.
+    (late,) = pair.esme.receive_data(smppfast.encode(smppfast.SubmitSmResp(sequence_number=other, message_id="m")), 0)
+    assert isinstance(late, ResponseReceived) and late.token == "u"
 
 
 def test_malformed_bind_resp_refuses_bind() -> None:

@@ -7,7 +7,7 @@ what peers really send), but the session never produces those values itself.
 from __future__ import annotations
 
 import smppfast
-from smppfast.events import RequestReceived
+from smppfast.events import MessageReceived
 from smppfast.session import Session, SessionState
 
 from .conftest import load_jsonl
@@ -29,7 +29,7 @@ def test_deliver_sm_resp_message_id_is_null_when_we_answer() -> None:
     pair.bind("transceiver")
     pair.smsc.send(smppfast.DeliverSm(source_addr="1", destination_addr="2", short_message=b"hi"), pair.now)
     esme_events, _ = pair.pump()
-    request = next(e.request for e in esme_events if isinstance(e, RequestReceived))
+    request = next(e.request for e in esme_events if isinstance(e, MessageReceived))
     pair.esme.respond(request)
     answer = smppfast.decode(pair.esme.data_to_send())
     assert isinstance(answer, smppfast.DeliverSmResp)

@@ -68,17 +68,14 @@ cdef extern from "structmember.h":
 
 __all__ = [
     "Pdu", "encode", "decode", "Decoder", "SmeAddress", "DistributionList", "UnsuccessSme",
-    "DEFAULT_MAX_PDU_SIZE", "RequestWindow",
+    "DEFAULT_MAX_PDU_SIZE",
 ]
 
 # ---------------------------------------------------------------------------
 # The compiled layout table
 
-DEF MAX_U8 = 12        # most 1-octet integer fields in one PDU (submit_sm has 11)
-DEF MAX_OBJ = 6        # most string/list fields in one PDU (submit_sm has 6)
+# MAX_U8, MAX_OBJ, MAX_KINDS and HEADER are in _codec.pxd.
 DEF MAX_FIELDS = 20
-DEF MAX_KINDS = 32
-DEF HEADER = 16
 
 cdef enum:
     K_U8 = 1
@@ -175,13 +172,7 @@ cdef class Pdu:
     (the body field names in wire order) and one attribute per SMPP 3.4 field.
     """
 
-    cdef uint32_t _seq
-    cdef uint32_t _status
-    cdef uint8_t _kind
-    cdef uint8_t _body
-    cdef uint8_t _u8[MAX_U8]
-    cdef PyObject *_obj[MAX_OBJ]
-    cdef object _tlvs
+    # Its C fields (_seq, _status, _kind, _body, _u8, _obj, _tlvs) are declared in _codec.pxd.
 
     def __dealloc__(self):
         cdef int i
@@ -600,14 +591,7 @@ cdef str _pdu_repr(Pdu pdu):
 # ---------------------------------------------------------------------------
 # Encoding
 
-DEF STACK_BUF = 1024
-
-cdef struct Writer:
-    unsigned char *buf
-    Py_ssize_t len
-    Py_ssize_t cap
-    bint on_heap
-    unsigned char stack[STACK_BUF]
+DEF STACK_BUF = 1024  # the size of Writer.stack (_codec.pxd)
 
 
 cdef inline int _reserve(Writer *w, Py_ssize_t extra) except -1:
@@ -807,47 +791,71 @@ cdef int _put_tlvs(Writer *w, Pdu pdu, dict tlvs) except -1:
     return 0
 
 
-cdef bytes _encode_pdu(Pdu pdu):
-    cdef Writer w
+cdef int encode_into(Writer *w, Pdu pdu) except -1:
     cdef Layout *lay
     cdef FieldDef *f
     cdef tuple names
     cdef int i
-    cdef bytes out
+    cdef Py_ssize_t start = w.len
     _check_kind(pdu)
     lay = &_layouts[pdu._kind]
-    w.buf = w.stack
-    w.cap = STACK_BUF
-    w.len = HEADER
-    w.on_heap = False
+    _reserve(w, HEADER)
+    w.len += HEADER
     try:
         if _writes_body(pdu):
             names = <tuple>_field_names[pdu._kind]
             for i in range(lay.nfields):
                 f = &lay.fields[i]
                 if f.kind == K_U8:
-                    _put_u8(&w, pdu._u8[f.slot])
+                    _put_u8(w, pdu._u8[f.slot])
                 elif f.kind == K_CSTR:
-                    _put_cstr(&w, pdu, _slot_get(pdu, f.slot), f.maxlen, names[i])
+                    _put_cstr(w, pdu, _slot_get(pdu, f.slot), f.maxlen, names[i])
                 elif f.kind == K_SM:
-                    _put_octets(&w, pdu, _slot_get(pdu, f.slot), f.maxlen, names[i], 1)
+                    _put_octets(w, pdu, _slot_get(pdu, f.slot), f.maxlen, names[i], 1)
                 elif f.kind == K_DESTS:
-                    _put_dests(&w, pdu, _slot_get(pdu, f.slot))
+                    _put_dests(w, pdu, _slot_get(pdu, f.slot))
                 else:
-                    _put_unsuccess(&w, pdu, _slot_get(pdu, f.slot))
+                    _put_unsuccess(w, pdu, _slot_get(pdu, f.slot))
         if pdu._tlvs:
-            _put_tlvs(&w, pdu, pdu._tlvs)
-        if w.len > 0xFFFFFFFF:
+            _put_tlvs(w, pdu, pdu._tlvs)
+        if w.len - start > 0xFFFFFFFF:
             raise _encode_error(pdu, "command_length", "PDU larger than 4 GiB")
-        sf_put_u32(w.buf, <uint32_t>w.len)
-        sf_put_u32(w.buf + 4, lay.command_id)
-        sf_put_u32(w.buf + 8, pdu._status)
-        sf_put_u32(w.buf + 12, pdu._seq)
-        out = PyBytes_FromStringAndSize(<char *>w.buf, w.len)
+    except BaseException:
+        w.len = start  # a PDU is written whole or not at all
+        raise
+    sf_put_u32(w.buf + start, <uint32_t>(w.len - start))
+    sf_put_u32(w.buf + start + 4, lay.command_id)
+    sf_put_u32(w.buf + start + 8, pdu._status)
+    sf_put_u32(w.buf + start + 12, pdu._seq)
+    return 0
+
+
+cdef uint32_t pdu_command_id(Pdu pdu) noexcept:
+    return _layouts[pdu._kind].command_id
+
+
+cdef int command_kind(uint32_t cid) except -1:
+    cdef uint32_t low = cid & 0x7FFFFFFF
+    cdef int kind = 0
+    if low < 0x104:
+        kind = _kind_resp[low] if cid & 0x80000000 else _kind_req[low]
+    if kind == 0:
+        raise ValueError(f"unknown command_id 0x{cid:08X}")
+    return kind
+
+
+cdef bytes _encode_pdu(Pdu pdu):
+    cdef Writer w
+    w.buf = w.stack
+    w.cap = STACK_BUF
+    w.len = 0
+    w.on_heap = False
+    try:
+        encode_into(&w, pdu)
+        return PyBytes_FromStringAndSize(<char *>w.buf, w.len)
     finally:
         if w.on_heap:
             PyMem_Free(w.buf)
-    return out
 
 
 def encode(Pdu pdu not None):
@@ -1309,4 +1317,3 @@ for _name, _cid, _fields in _layout.PDUS:
     __all__.append(_name)
 
 
-include "_window.pxi"

@@ -23,7 +23,6 @@ from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, InvalidStateError
 from typing import Any, Optional
 
-from . import _codec
 
 __all__ = ["SubmitFuture"]
 
@@ -43,8 +42,7 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
     _waiters_list: Optional[list[Any]] = None
     _parked: Any = None  # a held lock the single blocked waiter sleeps on
     _done_callbacks: Any = ()
-    sent_at = 0.0
-    retries = 0
+    retries = 0  # times the SMSC throttled it and it was sent again
 
     def __init__(self, request: Any = None) -> None:
         # Deliberately not calling Future.__init__: it would build the Condition eagerly.
@@ -149,6 +147,3 @@ class SubmitFuture(Future):  # type: ignore[type-arg]
     def done(self) -> bool:
         return self._state in _TERMINAL
 
-
-# The compiled response matcher resolves unwatched SubmitFutures in place (_window.pxi).
-_codec._register_future_class(SubmitFuture)

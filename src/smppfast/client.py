@@ -8,10 +8,19 @@ Threads and locks:
 * one lock guards the Session (it is not thread-safe); held only to hand it bytes or PDUs;
 * a writer thread sends everything queued in one ``sendall``; it is woken only when the
   queue goes from empty to non-empty, so a busy producer never pays a system call per PDU;
-* a reader thread reads, feeds the Session, resolves Futures and runs the user's callbacks
-  (outside every lock: a callback may call ``submit``);
+* a reader thread reads, feeds the Session and resolves Futures (most of them in place,
+  in C: ``_futures.settle``);
+* a callback thread runs the user's ``on_message`` / ``on_receipt`` / ``on_incomplete``
+  and answers the deliver_sm they came in, so a slow callback never holds up the
+  matching of responses, and a callback may ``submit`` (even into a full window: while it
+  waits for a slot, the reader goes on reading the responses that free one);
 * a timer thread waits on the Session's next deadline (response timeouts, enquire_link,
-  inactivity), ends throttling pauses and expires stale multipart messages.
+  inactivity, stale multipart messages) and ends throttling pauses.
+
+Inbound backpressure: at most ``callback_queue`` inbound messages wait for the callback
+thread. When that many wait, the reader stops reading, so TCP pushes back on the SMSC,
+until the callbacks catch up. (While the callback thread itself waits for a window slot,
+the reader reads on, up to twice that bound, so the responses that free the slot arrive.)
 
 Every submit ends exactly once: in its response, in ``CommandStatusError`` for a non-zero
 status, in ``SmppTimeoutError``, or in ``ConnectionClosedError`` whose ``maybe_accepted``
@@ -30,6 +39,7 @@ from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
 
 from ._codec import Pdu, SubmitSm
 from ._future import SubmitFuture
+from ._futures import LatencyRing, new_futures, settle
 from ._text import split_text
 from .constants import Status
 from .errors import (
@@ -46,8 +56,12 @@ from .events import (
     Bound,
     Closed,
     GenericNackReceived,
+    MessageIncomplete,
+    MessageReceived,
     OutbindReceived,
     PduRejected,
+    ReceiptMalformed,
+    ReceiptReceived,
     RequestFailed,
     RequestReceived,
     RequestTimedOut,
@@ -55,7 +69,7 @@ from .events import (
     Unbound,
 )
 from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
-from .receipt import DeliveryReceipt, receipt_from_pdu
+from .receipt import DeliveryReceipt
 from ._tls import TlsSocket
 from .session import Session
 
@@ -149,16 +163,18 @@ class ClientStats:
         self.reconnects = 0
         self.received = 0
         self.receipts = 0
-        # Recent latencies; the session's compiled matcher fills it (a rolling window).
-        self._latencies: list[float] = []
+        self.receipts_malformed = 0
+        #: The most recent submit-to-response latencies of successful responses (one owner:
+        #: the client's reader records into it under the client lock).
+        self.latency = LatencyRing(_LATENCY_SAMPLES)
 
     def latency_samples(self) -> list[float]:
         """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
-        return list(self._latencies)
+        return self.latency.samples()
 
     def latency_percentiles(self, *quantiles: float) -> list[float]:
         """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
-        data = sorted(self._latencies)
+        data = sorted(self.latency.samples())
         if not data:
             return [float("nan")] * len(quantiles)
         return [data[min(len(data) - 1, int(q * len(data)))] for q in quantiles]
@@ -216,7 +232,10 @@ class Client:
         on_receipt: Optional[Callable[[DeliveryReceipt], None]] = None,
         on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
         reassembly_timeout: float = 600.0,
+        callback_queue: int = 1000,
     ) -> None:
+        if callback_queue < 1:
+            raise ValueError(f"callback_queue must be at least 1, not {callback_queue}")
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -244,7 +263,18 @@ class Client:
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
         self.stats = ClientStats()
+        #: One for the client's life, handed to every session: parts that straddle a
+        #: reconnect still meet.
         self.reassembler = Reassembler(max_age=reassembly_timeout)
+        self.callback_queue = callback_queue
+        # Work for the callback thread: (callback, argument, session, request to answer).
+        self._inbox: collections.deque[tuple[str, Callable[[Any], Any], Any, Optional[Session], Optional[Pdu]]] = (
+            collections.deque()
+        )
+        self._inbox_lock = threading.Condition(threading.Lock())
+        self._inbox_stop = False
+        self._callback_thread: Optional[threading.Thread] = None
+        self._callback_waits_for_slot = False  # the reader reads on meanwhile (see the module doc)
 
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)  # window slots, bind, pauses
@@ -287,10 +317,16 @@ class Client:
         if self._closed:
             raise LocalProtocolError("this client was closed; make a new one")
         self._open_and_bind()
-        for target, name in ((self._write_loop, "writer"), (self._timer_loop, "timer")):
+        for target, name in (
+            (self._write_loop, "writer"),
+            (self._timer_loop, "timer"),
+            (self._callback_loop, "callbacks"),
+        ):
             t = threading.Thread(target=target, name=f"smppfast-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+            if name == "callbacks":
+                self._callback_thread = t
 
     def _open_and_bind(self) -> None:
         raw = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
@@ -314,6 +350,7 @@ class Client:
                 inactivity_timeout=self.inactivity_timeout,
                 bind_timeout=self.bind_timeout,
                 unbind_timeout=self.unbind_timeout,
+                reassembler=self.reassembler,
                 now=now,
             )
             session.bind(  # not shared yet: no lock needed
@@ -327,7 +364,6 @@ class Client:
         except BaseException:
             _shutdown(sock)
             raise
-        session.resolve_in_place(self.stats._latencies, _LATENCY_SAMPLES)
         self._bind_done.clear()
         self._bind_result = None
         with self._lock:
@@ -383,9 +419,9 @@ class Client:
             self._handle_events(events, session)
             end = time.monotonic() + self.unbind_timeout + 1.0
             with self._lock:
-                while session.state.name != "CLOSED" and time.monotonic() < end:
+                while not session.is_closed and time.monotonic() < end:
                     self._state_changed.wait(0.05)
-                events = session.close("client closed") if session.state.name != "CLOSED" else []
+                events = [] if session.is_closed else session.close("client closed")
             self._handle_events(events, session)
         with self._lock:
             self._closed = True
@@ -398,6 +434,10 @@ class Client:
             sock = self._sock
         if sock is not None:
             _shutdown(sock)
+        with self._inbox_lock:
+            # The callback thread runs what is queued, then ends.
+            self._inbox_stop = True
+            self._inbox_lock.notify_all()
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout=5.0)
@@ -423,15 +463,16 @@ class Client:
             self.rate_limiter.acquire()
         direct = b""
         sock = None
+        fut = SubmitFuture(pdu)
         with self._lock:
             session = self._open_session
-            if session is None or len(session._in_flight) >= session.window or not session.is_bound:
+            if session is None or session.window_free <= 0:
                 session = self._wait_for_slot(timeout)
-            fut: SubmitFuture = session.send_future(pdu, _monotonic())
+            session.send(pdu, _monotonic(), fut)
             self.stats.submitted += 1
             if self._writing or self._write_pending:
                 self._write_pending = True  # whoever writes now takes it on their next round
-            elif session.in_flight == 1 and len(session._out) == 1:
+            elif session.in_flight == 1:
                 # The link was idle: write now from this thread, saving the writer's
                 # wake-up on the latency path (stop-and-wait, window 1).
                 direct = session.data_to_send()
@@ -455,7 +496,7 @@ class Client:
         finally:
             with self._lock:
                 self._writing = False
-                if self._write_pending or (self._session is not None and self._session._out):
+                if self._write_pending or (self._session is not None and self._session.output_size):
                     self._kick_writer()  # whatever queued up meanwhile is the writer's now
 
     def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
@@ -479,11 +520,17 @@ class Client:
                     if limiter is not None:
                         count, wait = limiter.take_up_to(count)
                     if count:
+                        batch = new_futures(pending, i, i + count)
+                        before = session.in_flight
                         try:
-                            session.send_batch(pending, i, i + count, _monotonic(), futures)
+                            session.send_batch(pending, i, batch, _monotonic())
                         finally:
-                            self.stats.submitted += len(futures) - i
-                            if len(futures) > i:
+                            # On an error the PDUs before the bad one went out (nothing else
+                            # changes the window while we hold the lock): keep their futures.
+                            sent = session.in_flight - before
+                            futures.extend(batch[:sent])
+                            self.stats.submitted += sent
+                            if sent:
                                 self._kick_writer()
             except Exception as exc:
                 for pdu in pending[len(futures):]:
@@ -554,11 +601,21 @@ class Client:
             if now < self._paused_until:
                 pause = self._paused_until - now
                 wait = pause if wait is None else min(wait, pause)
+            in_callback = threading.current_thread() is self._callback_thread
+            if in_callback:
+                # The responses that free a slot may sit behind inbound messages the reader
+                # holds for us: let it read on while we wait (bounded: see the module doc).
+                with self._inbox_lock:
+                    self._callback_waits_for_slot = True
+                    self._inbox_lock.notify_all()
             self._waiting += 1
             try:
                 self._state_changed.wait(wait)
             finally:
                 self._waiting -= 1
+                if in_callback:
+                    with self._inbox_lock:
+                        self._callback_waits_for_slot = False
 
     # -- the threads --------------------------------------------------------------
 
@@ -612,23 +669,24 @@ class Client:
                 data = recv(_RECV_SIZE)
             except OSError as exc:
                 # After a local close (client closing, bind refused) the socket error is ours.
-                if not self._closing and session.state.name != "CLOSED":
+                if not self._closing and not session.is_closed:
                     log.warning("connection error: %s", exc)
                 data = b""
             now = _monotonic()
             with lock:
                 events = session.receive_data(data, now)
-                resolved = session.take_resolved()
-                if resolved:
-                    # Successful responses the compiled matcher resolved in place.
-                    self.stats.responses[0] += resolved
-                    if self._waiting:
-                        self._state_changed.notify_all()
-                if session._out:
+                if events:
+                    # Successful responses of unwatched futures resolve here, in C.
+                    resolved = settle(events, now, self.stats.latency)
+                    if resolved:
+                        self.stats.responses[0] += resolved
+                        if self._waiting:
+                            self._state_changed.notify_all()
+                if session.output_size:
                     self._kick_writer()
             if events:
                 self._handle_events(events, session)
-            if not data or session.state.name == "CLOSED":
+            if not data or session.is_closed:
                 break
         # The session's last answers (unbind_resp to the SMSC's unbind, a generic_nack) leave
         # before we hang up: wait out a write in progress, then send what is still queued.
@@ -647,6 +705,8 @@ class Client:
             if self._sock is sock:
                 self._bound = False
             self._state_changed.notify_all()
+        with self._inbox_lock:
+            self._inbox_lock.notify_all()  # a reader waiting for room in the inbox is gone
         if self.reconnect and not self._closing and not self._closed and self._session is session:
             self._reconnect_loop()
 
@@ -684,7 +744,6 @@ class Client:
                 deadlines = [d for d in (
                     session.next_deadline() if session is not None else None,
                     self._paused_until if self._retry or self._paused_until > now else None,
-                    self.reassembler.next_deadline(),
                 ) if d is not None]
                 deadline = min(deadlines) if deadlines else None
                 if deadline is None or deadline > now:
@@ -694,13 +753,10 @@ class Client:
                     events = session.handle_deadline(now)
                     if now >= self._paused_until and self._retry:
                         self._resend_retries(session, now)
-                    if session._out:
+                    if session.output_size:
                         self._kick_writer()
-                incomplete = self.reassembler.expire(now)
             if events and session is not None:
                 self._handle_events(events, session)
-            for message in incomplete:
-                self._deliver_incomplete(message)
 
     # -- events -> futures and callbacks --------------------------------------------
 
@@ -723,15 +779,33 @@ class Client:
                 status = int(response.command_status)
                 statuses[status] += 1
                 if status == 0:
-                    latencies.append(now - fut.sent_at)
+                    latencies.append(now - ev[3])
                     if not fut.done():
                         fut.set_result(response)
                 elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
                     self._throttled(fut)
                 else:
                     fut.set_exception(CommandStatusError(status, response))
+            elif t is ReceiptReceived:
+                with self._lock:
+                    stats.receipts += 1
+                self._to_callback("on_receipt", self.on_receipt, ev.receipt, session, ev.request)
+            elif t is MessageReceived:
+                with self._lock:
+                    stats.received += len(ev.message.parts)  # the deliver_sm it took
+                self._to_callback("on_message", self.on_message, ev.message, session, ev.request)
+            elif t is MessageIncomplete:
+                if self.on_incomplete is None:
+                    log.warning("multipart message never completed: %r", ev.message)
+                else:
+                    self._to_callback("on_incomplete", self.on_incomplete, ev.message, None, None)
+            elif t is ReceiptMalformed:
+                with self._lock:
+                    stats.receipts_malformed += 1
             elif t is RequestReceived:
-                self._on_request(ev.request, session)
+                # Only deliver_sm / data_sm reach an ESME as requests to answer, and the
+                # session turns those into the events above; anything else is refused.
+                self._answer(session, ev.request, Status.ESME_RINVCMDID)
             elif t is RequestTimedOut:
                 freed += 1
                 timeouts += 1
@@ -781,7 +855,7 @@ class Client:
                 stats.timeouts += timeouts
                 stats.failed += failed
                 for latency in latencies:
-                    session.record_latency(latency)  # one rolling window, kept by the session
+                    stats.latency.add(latency)
                 if self._waiting:
                     self._state_changed.notify_all()
         elif any(type(e) is Closed for e in events[-1:]):
@@ -806,7 +880,6 @@ class Client:
         """With the lock held: send queued retries in order, as the window allows."""
         while self._retry and session.is_bound and session.window_free > 0:
             fut = self._retry.popleft()
-            fut.sent_at = now
             session.send(fut.request, now, fut)
         if not self._retry:
             self._backoff = self.throttle_backoff
@@ -816,40 +889,72 @@ class Client:
         while self._retry:
             self._retry.popleft().set_exception(error)
 
-    def _on_request(self, pdu: Pdu, session: Session) -> None:
-        """An inbound deliver_sm / data_sm: run the callback, then answer it."""
-        status = 0
-        try:
-            receipt = receipt_from_pdu(pdu)
-            if receipt is not None:
-                self.stats.receipts += 1
-                if self.on_receipt is not None:
-                    self.on_receipt(receipt)
-            else:
-                self.stats.received += 1
-                with self._lock:
-                    message = self.reassembler.feed(pdu, time.monotonic())
-                if message is not None and self.on_message is not None:
-                    self.on_message(message)
-        except Exception:
-            log.exception("inbound message callback raised; answering ESME_RX_T_APPN")
-            status = Status.ESME_RX_T_APPN
-        with self._lock:
-            if session.state.name != "CLOSED":
-                try:
-                    session.respond(pdu, status=status)
-                except TypeError:
-                    pass
-                self._kick_writer()
+    # -- the callback thread ----------------------------------------------------------
 
-    def _deliver_incomplete(self, message: IncompleteMessage) -> None:
-        if self.on_incomplete is None:
-            log.warning("multipart message never completed: %r", message)
+    def _to_callback(
+        self,
+        name: str,
+        callback: Optional[Callable[[Any], Any]],
+        argument: Any,
+        session: Optional[Session],
+        request: Optional[Pdu],
+    ) -> None:
+        """Hand an inbound message to the callback thread; answer ``request`` after it ran.
+
+        With no callback there is nothing to wait for: the answer goes at once. When the
+        inbox is full this waits, and so the reader stops reading (see the module doc).
+        """
+        if callback is None:
+            if request is not None and session is not None:
+                self._answer(session, request, 0)
             return
-        try:
-            self.on_incomplete(message)
-        except Exception:
-            log.exception("on_incomplete callback raised")
+        with self._inbox_lock:
+            while not self._inbox_stop:
+                waiting = len(self._inbox)
+                if waiting < self.callback_queue:
+                    break
+                if self._callback_waits_for_slot and waiting < 2 * self.callback_queue:
+                    break
+                if session is not None and session.is_closed:
+                    break  # nothing will be answered on it: do not hold the reader
+                self._inbox_lock.wait(0.5)
+            self._inbox.append((name, callback, argument, session, request))
+            if len(self._inbox) == 1:
+                self._inbox_lock.notify_all()
+
+    def _callback_loop(self) -> None:
+        inbox = self._inbox
+        cond = self._inbox_lock
+        while True:
+            with cond:
+                while not inbox and not self._inbox_stop:
+                    cond.wait()
+                if not inbox:
+                    return
+                name, callback, argument, session, request = inbox.popleft()
+                cond.notify_all()  # room for the reader
+            status = 0
+            try:
+                result = callback(argument)
+                if isinstance(result, int) and not isinstance(result, bool):
+                    status = result  # on_message may choose the deliver_sm_resp's command_status
+            except Exception:
+                log.exception("%s callback raised; answering ESME_RX_T_APPN", name)
+                status = Status.ESME_RX_T_APPN
+            if request is not None and session is not None:
+                self._answer(session, request, status)
+
+    def _answer(self, session: Session, request: Pdu, status: int) -> None:
+        """Queue the response to an inbound request (nothing once its session is closed)."""
+        with self._lock:
+            if session.is_closed:
+                return
+            try:
+                session.respond(request, status=status)
+            except ValueError as exc:  # a status that does not fit 32 bits
+                log.error("callback returned an invalid command_status %r: %s", status, exc)
+                session.respond(request, status=Status.ESME_RX_T_APPN)
+            self._kick_writer()
 
 
 def _shutdown(sock: _Transport) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Optional
 
-from . import _codec
 
 __all__ = [
     "Event",
@@ -20,6 +19,10 @@ __all__ = [
     "OutbindReceived",
     "ResponseReceived",
     "RequestReceived",
+    "ReceiptReceived",
+    "ReceiptMalformed",
+    "MessageReceived",
+    "MessageIncomplete",
     "AlertReceived",
     "GenericNackReceived",
     "RequestTimedOut",
@@ -84,27 +87,29 @@ class OutbindReceived(Event):
         self.request = request
 
 
-class ResponseReceived(tuple[Any, Any, Any], Event):  # type: ignore[misc]  # tuple's hash wins
-    """A response matched a request in flight. ``token`` is what ``send`` was given.
+class ResponseReceived(tuple[Any, Any, Any, float], Event):  # type: ignore[misc]  # tuple's hash wins
+    """A response matched a request in flight. ``token`` is what ``send`` was given;
+    ``sent_at`` is the ``now`` the request was sent at (for its latency).
 
-    A tuple underneath: one is built per response on the throughput path, and
-    ``tuple.__new__`` costs a fraction of an ``__init__`` call.
+    A tuple underneath: one is built per response on the throughput path (by the compiled
+    window, which fills it in place), and ``tuple.__new__`` costs a fraction of an
+    ``__init__`` call.
     """
 
     __slots__ = ()
 
-    def __new__(cls, request: Any, response: Any, token: Any) -> "ResponseReceived":
-        return tuple.__new__(cls, (request, response, token))
+    def __new__(cls, request: Any, response: Any, token: Any, sent_at: float = 0.0) -> "ResponseReceived":
+        return tuple.__new__(cls, (request, response, token, sent_at))
 
     request = property(itemgetter(0))
     response = property(itemgetter(1))
     token = property(itemgetter(2))
+    sent_at = property(itemgetter(3))
 
     def __repr__(self) -> str:
-        return f"ResponseReceived(request={self[0]!r}, response={self[1]!r}, token={self[2]!r})"
-
-
-_codec._set_response_event_class(ResponseReceived)
+        return (
+            f"ResponseReceived(request={self[0]!r}, response={self[1]!r}, token={self[2]!r}, sent_at={self[3]!r})"
+        )
 
 
 class RequestReceived(Event):
@@ -117,6 +122,57 @@ class RequestReceived(Event):
 
     def __init__(self, request: Any) -> None:
         self.request = request
+
+
+class ReceiptReceived(Event):
+    """ESME role: a delivery receipt (a deliver_sm or data_sm), parsed.
+
+    Answer ``request`` with ``Session.respond`` once the receipt is handled.
+    """
+
+    __slots__ = ("request", "receipt")
+
+    def __init__(self, request: Any, receipt: Any) -> None:
+        self.request = request
+        self.receipt = receipt
+
+
+class ReceiptMalformed(Event):
+    """ESME role: a deliver_sm or data_sm flagged as a delivery receipt whose receipt could
+    not be read (``error`` says why). The session answered it ESME_ROK: it arrived intact,
+    and refusing it would only make the SMSC send it again."""
+
+    __slots__ = ("request", "error")
+
+    def __init__(self, request: Any, error: BaseException) -> None:
+        self.request = request
+        self.error = error
+
+
+class MessageReceived(Event):
+    """ESME role: a whole short message: a single deliver_sm / data_sm, or the last part
+    of a multipart one, reassembled (``message`` is a ``CompleteMessage``).
+
+    Answer ``request`` (the PDU that completed it) with ``Session.respond``; the session
+    already answered the earlier parts.
+    """
+
+    __slots__ = ("request", "message")
+
+    def __init__(self, request: Any, message: Any) -> None:
+        self.request = request
+        self.message = message
+
+
+class MessageIncomplete(Event):
+    """ESME role: a multipart message left reassembly unfinished (it expired, was evicted
+    to keep memory bounded, or the session closed); ``message`` is an ``IncompleteMessage``
+    holding the parts that did arrive."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
 
 
 class AlertReceived(Event):

@@ -11,6 +11,9 @@ four things in a loop:
 * ``data_to_send()`` to take the bytes to write (automatic answers included);
 * ``handle_deadline(now)`` once ``now`` reaches ``next_deadline()``.
 
+A driver that already holds decoded PDUs (the simulator frames its input itself) hands
+them in with ``receive_pdus``; every byte that leaves goes through ``data_to_send``.
+
 It reads no socket, thread or clock, so every rule below is tested with an integer clock.
 
 States follow SMPP 3.4 section 2.2: OPEN (connected, not bound), BINDING (our bind is in
@@ -18,9 +21,10 @@ flight), BOUND_TX / BOUND_RX / BOUND_TRX, UNBINDING (our unbind is in flight), C
 Which requests each side may send in each bound state is one table, ``SENDABLE``, read for
 both roles: what the ESME may send is what the SMSC may receive, and the other way round.
 
-The window is a dict of sequence number -> (request, token, deadline). Every request gets
-the same response timeout, so insertion order is deadline order and the first entry is the
-next to expire. A request is registered before its bytes are queued, so a fast response can
+The window (``_window.pyx``) is a dict of sequence number -> (request, token, sent_at).
+Every request gets the same response timeout, so insertion order is deadline order and the
+first entry is the next to expire. Tokens are the driver's (its futures): the session hands
+them back in events and never looks inside. A request is registered before its bytes are queued, so a fast response can
 never arrive for an unknown request. A response for an unknown sequence number is logged and
 dropped. enquire_link, bind and unbind are tracked outside the window, so keep-alive works
 even when the user's window is full.
@@ -33,6 +37,14 @@ Timers (all in seconds; ``None`` turns one off):
 * inactivity_timeout: after that long without a message (submit/deliver/data/...) either
   way the session unbinds.
 
+Inbound messages (ESME role): a deliver_sm or data_sm comes out as ``ReceiptReceived``
+(a delivery receipt, parsed), ``MessageReceived`` (a whole message, multipart ones
+reassembled) or, for a receipt that cannot be read, ``ReceiptMalformed``. The driver
+answers the first two with ``respond`` once its application has seen them; the session
+answers the parts it keeps for reassembly itself. Reassembly's timeouts run on ``now``
+like every other timer; a message that leaves it unfinished comes out as
+``MessageIncomplete``.
+
 Errors: a malformed inbound PDU whose header was readable is answered with generic_nack and
 reported as ``PduRejected``; one that breaks framing closes the session. Any close fails
 every request still in flight with ``RequestFailed``, so no request is ever lost silently.
@@ -43,11 +55,12 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from . import _codec
-from ._codec import Decoder, Pdu, encode
+from ._codec import Decoder, Pdu
 from .constants import INTERFACE_VERSION, Command, Status
+from ._window import RequestWindow
 from .errors import (
     ConnectionClosedError,
     LocalProtocolError,
@@ -57,6 +70,10 @@ from .errors import (
 )
 from .events import (
     AlertReceived,
+    MessageIncomplete,
+    MessageReceived,
+    ReceiptMalformed,
+    ReceiptReceived,
     BindRefused,
     BindRequested,
     Bound,
@@ -71,6 +88,8 @@ from .events import (
     ResponseReceived,
     Unbound,
 )
+from .reassembly import Reassembler
+from .receipt import ReceiptError, receipt_from_pdu
 
 __all__ = ["Session", "SessionState", "Role", "SENDABLE", "SequenceGenerator", "BIND_TYPES"]
 
@@ -144,6 +163,7 @@ _ENQUIRE_LINK = int(C.ENQUIRE_LINK)
 _UNBIND = int(C.UNBIND)
 _OUTBIND = int(C.OUTBIND)
 _ALERT_NOTIFICATION = int(C.ALERT_NOTIFICATION)
+_INBOUND_MESSAGES = frozenset({int(C.DELIVER_SM), int(C.DATA_SM)})
 _SELF_SENT = frozenset({_ENQUIRE_LINK, _UNBIND})
 _MESSAGE_IDS = frozenset(int(c) for c in _MESSAGES)
 _PLAIN_SENDABLE = {
@@ -186,21 +206,25 @@ class Session:
         unbind_timeout: Optional[float] = 5.0,
         max_pdu_size: int = _codec.DEFAULT_MAX_PDU_SIZE,
         sequence: Optional[Callable[[], int]] = None,
+        reassembler: Optional[Reassembler] = None,
         now: float = 0.0,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
         self.role = Role(role)
-        self._out: list[bytes] = []
-        # Numbering, encoding, registering and response matching run in the compiled core;
-        # which requests a state allows is still decided here (set_allowed on each transition).
-        self._window = _codec.RequestWindow(
+        # Numbering, encoding, registering, response matching and the outgoing buffer run
+        # in the compiled window; which requests a state allows is decided here
+        # (set_allowed on each transition).
+        self._window = RequestWindow(
             window, response_timeout, sequence,
-            out=self._out, refuse=self._refuse_send, message_ids=_MESSAGE_IDS, now=now,
+            refuse=self._refuse_send, message_ids=_MESSAGE_IDS, now=now,
         )
-        #: ``send`` at C speed: the same checks and effects as ``Session.send`` below.
-        self.send = self._window.send_request  # type: ignore[method-assign]
-        self.send_future = self._window.send_future  # type: ignore[method-assign]
+        # The throughput path, bound once: a Python method in between would add a call per submit.
+        self.send = self._window.send_request
+        self.send_batch = self._window.send_batch
+        #: Collects inbound multipart messages (ESME role). A driver that reconnects passes
+        #: the same one to each new session, so parts that straddle a reconnect still meet.
+        self.reassembler = reassembler if reassembler is not None else Reassembler()
         self.enquire_link_interval = enquire_link_interval
         self.inactivity_timeout = inactivity_timeout
         self.bind_timeout = bind_timeout
@@ -211,9 +235,17 @@ class Session:
         self.bind_type: Optional[str] = None
         self.peer_system_id: Optional[str] = None
         self._decoder = Decoder(max_pdu_size)
-        self._in_flight: dict[int, tuple[Pdu, Any, _Deadline]] = self._window.entries
+        self._in_flight: dict[int, tuple[Pdu, Any, float]] = self._window.entries
         # Control requests (bind, enquire_link, unbind) kept apart from the user's window.
         self._control: dict[int, tuple[Pdu, _Deadline]] = self._window.control
+
+    #: Queue a request in the window and return its sequence number: ``send(pdu, now, token=None)``.
+    #: Raises ``WindowFull`` when the window is full and ``LocalProtocolError`` when the state
+    #: does not allow this request; ``token`` comes back in the request's outcome event.
+    send: Callable[..., int]
+    #: ``send_batch(pdus, start, tokens, now)``: ``send(pdus[start + j], now, tokens[j])`` for
+    #: each token, stopping early when the window is full; returns how many went.
+    send_batch: Callable[[list[Pdu], int, list[Any], float], int]
 
     # The timestamps live in the compiled window, which updates them on every send.
     @property
@@ -273,7 +305,17 @@ class Session:
 
     @property
     def window_free(self) -> int:
-        return self.window - len(self._in_flight)
+        """Requests that may still be sent before the window is full."""
+        return self._window.limit - len(self._in_flight)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._state is CLOSED
+
+    @property
+    def output_size(self) -> int:
+        """Octets queued for the peer that ``data_to_send`` has not taken yet."""
+        return self._window.output_size
 
     #: True while bound (any bind type); a plain attribute kept by the state setter.
     is_bound: bool = False
@@ -329,40 +371,6 @@ class Session:
         self.state = UNBINDING
         return events
 
-    def send(self, pdu: Pdu, now: float, token: Any = None) -> int:
-        """Queue a request in the window and return its sequence number.
-
-        Raises ``WindowFull`` when the window is full and ``LocalProtocolError`` when the
-        state does not allow this request. ``token`` comes back in the request's outcome event.
-        (Each session binds this name to its compiled window's ``send_request``.)
-        """
-        return self._window.send_request(pdu, now, token)
-
-    def send_future(self, pdu: Pdu, now: float) -> Any:
-        """Like ``send``, with a new ``SubmitFuture`` as the token; returns the future."""
-        return self._window.send_future(pdu, now)
-
-    def send_batch(self, pdus: list[Pdu], start: int, stop: int, now: float, futures: list[Any]) -> int:
-        """Send ``pdus[start:stop]`` like ``send``, each with a new ``SubmitFuture`` as its token,
-        appended to ``futures``; stops early when the window is full and returns how many went."""
-        return self._window.send_batch(pdus, start, stop, now, futures)
-
-    def resolve_in_place(self, latencies: list[float], max_samples: int) -> None:
-        """Let the compiled matcher resolve unwatched ``SubmitFuture`` tokens of successful
-        responses itself, with no ``ResponseReceived`` event (the client's throughput path).
-
-        ``take_resolved()`` counts them; their latencies go into ``latencies``.
-        """
-        self._window.enable_fast_resolve(latencies, max_samples)
-
-    def record_latency(self, seconds: float) -> None:
-        """Add a latency to the samples given to ``resolve_in_place`` (one rolling window)."""
-        self._window.record_latency(seconds)
-
-    def take_resolved(self) -> int:
-        """Responses resolved in place since the last call (see ``resolve_in_place``)."""
-        return self._window.take_resolved()
-
     def _refuse_send(self, pdu: Pdu) -> None:
         cid = pdu.command_id
         if cid in _SELF_SENT:
@@ -380,7 +388,7 @@ class Session:
         response.sequence_number = request.sequence_number
         if status:
             response.command_status = status
-        self._out.append(encode(response))
+        self._window.queue(response)
         return response
 
     def accept_bind(self, request: Pdu, *, system_id: str = "smppfast") -> None:
@@ -399,14 +407,14 @@ class Session:
         """SMSC role: refuse a bind request with ``status`` (the session stays OPEN)."""
         self.respond(request, status=status)
 
+    def queue_bytes(self, data: bytes) -> None:
+        """Queue octets that are already encoded, after everything queued so far (a peer
+        that builds its own answers, or a test's deliberately broken PDU)."""
+        self._window.queue_bytes(data)
+
     def data_to_send(self) -> bytes:
         """Take every byte queued so far (requests, responses, automatic answers)."""
-        out = self._out
-        if not out:
-            return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()  # the same list: the compiled window appends to it
-        return data
+        return self._window.take_output()
 
     # -- receiving ----------------------------------------------------------------
 
@@ -441,6 +449,23 @@ class Session:
                     if framing_error is not None:
                         break
                     err = again
+        self._receive(pdus, now, events)
+        if framing_error is not None:
+            # Close only after the whole PDUs that came first: a response that arrived
+            # intact is matched, not failed as "maybe accepted".
+            self._reject(framing_error, now, events)
+        return events
+
+    def receive_pdus(self, pdus: list[Pdu], now: float) -> list[Event]:
+        """``receive_data`` for PDUs the driver already decoded (in the order they arrived)."""
+        events: list[Event] = []
+        if self._state is CLOSED or not pdus:
+            return events
+        self._last_traffic = now
+        self._receive(pdus, now, events)
+        return events
+
+    def _receive(self, pdus: list[Pdu], now: float, events: list[Event]) -> None:
         # The throughput path: responses matched to their requests in one compiled loop,
         # up to the first PDU that needs the rules below.
         start = self._window.match(pdus, events, now) if pdus else 0
@@ -448,11 +473,6 @@ class Session:
             if self._state is CLOSED:
                 break
             self._dispatch(pdus[i], now, events)
-        if framing_error is not None:
-            # Close only after the whole PDUs that came first: a response that arrived
-            # intact is matched, not failed as "maybe accepted".
-            self._reject(framing_error, now, events)
-        return events
 
     def connection_lost(self, now: float, events: Optional[list[Event]] = None) -> list[Event]:
         """Tell the session the transport is gone; fails every request in flight."""
@@ -501,14 +521,36 @@ class Session:
             events.append(OutbindReceived(pdu))
         elif cid == _ALERT_NOTIFICATION:
             events.append(AlertReceived(pdu))
+        elif cid in _INBOUND_MESSAGES and self.role is Role.ESME:
+            self._on_inbound_message(pdu, now, events)
         else:
             events.append(RequestReceived(pdu))
+
+    def _on_inbound_message(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+        """A deliver_sm / data_sm to the ESME: a receipt, or (part of) a message."""
+        try:
+            receipt = receipt_from_pdu(pdu)
+        except ReceiptError as err:
+            log.warning("malformed delivery receipt (seq %d): %s", pdu.sequence_number, err)
+            self.respond(pdu)
+            events.append(ReceiptMalformed(pdu, err))
+            return
+        if receipt is not None:
+            events.append(ReceiptReceived(pdu, receipt))
+            return
+        message = self.reassembler.feed(pdu, now)
+        if message is not None:
+            events.append(MessageReceived(pdu, message))
+        else:
+            self.respond(pdu)  # a part kept for later, or a duplicate: received
+        for lost in self.reassembler.pop_evicted():
+            events.append(MessageIncomplete(lost))
 
     def _refuse_request(self, pdu: Pdu, status: int) -> None:
         try:
             self.respond(pdu, status=status)
         except TypeError:  # no response PDU (outbind, alert_notification)
-            self._out.append(encode(_codec.GenericNack(sequence_number=pdu.sequence_number, command_status=status)))
+            self._window.queue(_codec.GenericNack(sequence_number=pdu.sequence_number, command_status=status))
 
     def _on_response(self, pdu: Pdu, now: float, events: list[Event]) -> None:
         seq = pdu.sequence_number
@@ -517,7 +559,7 @@ class Session:
             request = entry[0]
             if pdu.command_id != (request.command_id | _RESPONSE_BIT) and pdu.command_id != _GENERIC_NACK:
                 log.warning("response %s does not match request %s (seq %d)", type(pdu).__name__, type(request).__name__, seq)
-            events.append(ResponseReceived(request, pdu, entry[1]))
+            events.append(ResponseReceived(request, pdu, entry[1], entry[2]))
             return
         control = self._control.pop(seq, None)
         if control is not None:
@@ -574,7 +616,7 @@ class Session:
                     self._on_control_response(control[0], nack, now, events)
         else:
             status = err.status or Status.ESME_RSYSERR
-            self._out.append(encode(_codec.GenericNack(sequence_number=seq, command_status=status)))
+            self._window.queue(_codec.GenericNack(sequence_number=seq, command_status=status))
         events.append(PduRejected(err))
 
     # -- timers -------------------------------------------------------------------
@@ -584,9 +626,14 @@ class Session:
         if self.state is CLOSED:
             return None
         best: Optional[float] = None
-        for entry in self._in_flight.values():
-            best = entry[2]
-            break
+        timeout = self._window.timeout
+        if timeout is not None:
+            for entry in self._in_flight.values():
+                best = entry[2] + timeout
+                break
+        pending = self.reassembler.next_deadline()
+        if pending is not None and (best is None or pending < best):
+            best = pending
         for _, deadline in self._control.values():
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -606,13 +653,16 @@ class Session:
         if self.state is CLOSED:
             return events
         in_flight = self._in_flight
-        while in_flight:
+        timeout = self._window.timeout
+        while in_flight and timeout is not None:
             seq = next(iter(in_flight))
-            request, token, deadline = in_flight[seq]
-            if deadline is None or deadline > now:
+            request, token, sent_at = in_flight[seq]
+            if sent_at + timeout > now:
                 break
             del in_flight[seq]
             events.append(RequestTimedOut(request, token))
+        for lost in self.reassembler.expire(now):
+            events.append(MessageIncomplete(lost))
         for seq, (request, deadline) in list(self._control.items()):
             if deadline is None or deadline > now:
                 continue
@@ -649,15 +699,8 @@ class Session:
     def _enquire_pending(self) -> bool:
         return any(req.command_id == C.ENQUIRE_LINK for req, _ in self._control.values())
 
-    def _take_sequence(self) -> int:
-        return self._window.next_sequence()
-
     def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
-        seq = self._take_sequence()
-        pdu.sequence_number = seq
-        self._control[seq] = (pdu, None if timeout is None else now + timeout)
-        self._out.append(encode(pdu))
-        self._last_traffic = now
+        self._window.send_control(pdu, now, None if timeout is None else now + timeout)
 
     def _close(self, reason: str, error: Optional[BaseException], events: list[Event]) -> None:
         if self.state is CLOSED:
@@ -672,8 +715,3 @@ class Session:
         events.append(Closed(reason, error))
         self._in_flight.clear()
         self._control.clear()
-
-    def send_many(self, pdus: Iterable[Pdu], now: float, tokens: Optional[Iterable[Any]] = None) -> list[int]:
-        """``send`` for a batch, stopping with ``WindowFull`` at the first that does not fit."""
-        toks = iter(tokens) if tokens is not None else None
-        return [self.send(p, now, next(toks) if toks is not None else None) for p in pdus]

@@ -15,8 +15,8 @@ Speed: the loop reads up to 256 KiB per ``recv``, decodes it with the connection
 connection is bound to submit, no fault touches submits and the session runs no timer
 that must see traffic, submit_sm takes a fast path that never reaches the session: its
 response is packed straight into the output buffer (header + message_id) instead of
-building and encoding a ``SubmitSmResp``. Every other PDU is re-encoded (exact, by the
-codec's contract) and handed to the session in order, so the session still owns binds,
+building and encoding a ``SubmitSmResp``. Every other PDU is handed to the session as the
+decoded PDU (``Session.receive_pdus``), in order, so the session still owns binds,
 state, keep-alive, unbind and the window of deliver_sm. Message ids are a counter in hex,
 so "known id" for query_sm, cancel_sm and replace_sm is a comparison, not a table that
 grows with every submit.
@@ -504,13 +504,13 @@ class Simulator:
             return
         now = time.monotonic()
         if not data:
-            self._feed_session(conn, b"", now)
+            self._handle_events(conn, conn.session.connection_lost(now), now)
         else:
             self._on_data(conn, data, now)
         self._after_activity(conn)
 
-    def _feed_session(self, conn: _Conn, data: bytes, now: float) -> None:
-        events = conn.session.receive_data(data, now)
+    def _feed_session(self, conn: _Conn, pdus: list[_codec.Pdu], now: float) -> None:
+        events = conn.session.receive_pdus(pdus, now)
         if events:
             self._handle_events(conn, events, now)
         # Take the session's answers now, so they leave in the order of the requests
@@ -568,7 +568,7 @@ class Simulator:
                 break
             if fast and pdu.command_id == _SUBMIT_SM:
                 if run:
-                    self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
+                    self._feed_session(conn, run, now)
                     run = []
                     fast = self._fast_ok(conn)
                     if not fast:
@@ -587,7 +587,7 @@ class Simulator:
             else:
                 run.append(pdu)
         if run and not conn.closing:
-            self._feed_session(conn, b"".join(map(_codec.encode, run)), now)
+            self._feed_session(conn, run, now)
         if framing is not None and not conn.closing:
             log.warning("framing lost with %s: %s", conn.peer, framing)
             events = conn.session.close(f"framing lost: {framing}")

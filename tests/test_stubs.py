@@ -65,7 +65,8 @@ def test_stubtest(tmp_path: Path) -> None:
     allow = tmp_path / "allowlist.txt"
     allow.write_text(ALLOWLIST, encoding="utf-8")
     # Every compiled module's stub against the module itself.
-    result = _run("-m", "mypy.stubtest", "smppfast._codec", "smppfast._text", "--allowlist", str(allow),
+    result = _run("-m", "mypy.stubtest", "smppfast._codec", "smppfast._text", "smppfast._window",
+                  "smppfast._futures", "--allowlist", str(allow),
                   "--mypy-config-file", str(tmp_path / "none.ini"))
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -155,40 +155,6 @@ class Decoder:
         """Add received octets; return the list of PDUs completed (possibly empty)."""
     def reset(self) -> None:
         """Drop buffered octets, pending PDUs and any framing error."""
-
-@final
-class RequestWindow:
-    """Requests in flight and their numbering, for ``smppfast.session.Session`` (internal)."""
-    entries: dict[int, tuple[Pdu, Any, float | None]]
-    control: dict[int, tuple[Pdu, float | None]]
-    limit: int
-    timeout: float | None
-    last_traffic: float
-    last_message: float
-    def __new__(
-        cls,
-        limit: int,
-        timeout: float | None = ...,
-        sequence: Callable[[], int] | None = ...,
-        *,
-        out: list[bytes] | None = ...,
-        refuse: Callable[[Pdu], None] | None = ...,
-        message_ids: Iterable[int] = ...,
-        now: float = ...,
-    ) -> Self: ...
-    def __len__(self) -> int: ...
-    def set_allowed(self, command_ids: Iterable[int]) -> None: ...
-    def next_sequence(self) -> int: ...
-    def send_request(self, pdu: Pdu, now: float, token: Any = ...) -> int: ...
-    def send_future(self, pdu: Pdu, now: float) -> Any: ...
-    def send_batch(self, pdus: list[Pdu], start: int, stop: int, now: float, futures: list[Any]) -> int: ...
-    def enable_fast_resolve(self, latencies: list[float], max_samples: int) -> None: ...
-    def take_resolved(self) -> int: ...
-    def record_latency(self, seconds: float) -> None: ...
-    def match(self, pdus: list[Pdu], events: list[Any], now: float = ...) -> int: ...
-
-def _set_response_event_class(cls: type) -> None: ...
-def _register_future_class(cls: type) -> None: ...
 '''
 
 
@@ -215,7 +181,7 @@ def render(layout: types.ModuleType) -> str:
     out = [HEADER]
     out.append("__all__ = [\n")
     for name in ["Pdu", "encode", "decode", "Decoder", "SmeAddress", "DistributionList", "UnsuccessSme",
-                 "DEFAULT_MAX_PDU_SIZE", "RequestWindow", *names]:
+                 "DEFAULT_MAX_PDU_SIZE", *names]:
         out.append(f'    "{name}",\n')
     out.append("]\n")
     for name, cid, fields in layout.PDUS:

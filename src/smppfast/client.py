@@ -447,6 +447,12 @@ class Client:
         return self._bound
 
     @property
+    def callbacks_waiting(self) -> int:
+        """Inbound messages and receipts waiting for the callback thread (at most about
+        ``callback_queue``; the reader stops reading while it is full)."""
+        return len(self._inbox)
+
+    @property
     def in_flight(self) -> int:
         session = self._session
         return session.in_flight if session is not None else 0

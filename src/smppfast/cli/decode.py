@@ -12,12 +12,12 @@ from .._codec import Pdu, decode
 from .._text import decode_text
 from ..constants import Command, DataCoding, MessageState, Npi, Tlv, Ton
 from ..errors import PduError, TextError
+from ..reassembly import UDH_IE_NAMES, UdhError, parse_udh
 from ..receipt import receipt_from_pdu
 from ._common import EXIT_OK, CliError, Subparsers, _format_receipt, _out, _status_name
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _HEX_TEXT = _HEX_DIGITS | frozenset(b" \t\r\n:xX")
-_TEXT_CODINGS = frozenset({0, 1, 3, 8})
 _ESM_MODE = {1: "datagram mode", 2: "forward mode", 3: "store and forward mode"}
 _ESM_TYPE = {0x04: "delivery receipt", 0x08: "SME ack", 0x10: "SME manual ack", 0x18: "conversation abort",
              0x20: "intermediate notification"}
@@ -153,55 +153,57 @@ def _registered_delivery_label(value: int) -> str:
     return str(value) + (f" ({', '.join(names)})" if names else "")
 
 
-def _text_coding(data_coding: int) -> Optional[int]:
-    """The decode_text coding for a data_coding, or None for binary and unknown codings."""
-    if data_coding in _TEXT_CODINGS:
-        return data_coding
-    if data_coding & 0xF0 == 0xF0:  # GSM 03.38 "data coding/message class" group
-        return None if data_coding & 0x04 else 0
-    return None
+def _is_text(data_coding: int) -> bool:
+    """Whether the library decodes this data_coding as text (binary and unknown ones raise)."""
+    try:
+        decode_text(b"", data_coding)
+    except TextError:
+        return False
+    return True
 
 
-def _udh_description(udh: bytes) -> str:
-    """Name the information elements a decoder is most often asked about."""
-    items = []
-    pos = 1
-    while pos + 1 < len(udh):
-        iei, size = udh[pos], udh[pos + 1]
-        body = udh[pos + 2 : pos + 2 + size]
-        if iei == 0x00 and size == 3 and len(body) == 3:
-            items.append(f"concatenated: ref {body[0]}, part {body[2]} of {body[1]}")
-        elif iei == 0x08 and size == 4 and len(body) == 4:
-            items.append(f"concatenated: ref {int.from_bytes(body[:2], 'big')}, part {body[3]} of {body[2]}")
-        elif iei == 0x05 and size == 4 and len(body) == 4:
-            items.append(f"ports: dest {int.from_bytes(body[:2], 'big')}, src {int.from_bytes(body[2:], 'big')}")
-        elif iei == 0x04 and size == 2 and len(body) == 2:
-            items.append(f"ports: dest {body[0]}, src {body[1]}")
-        else:
-            items.append(f"IE 0x{iei:02X} ({size} octets)")
-        pos += 2 + size
-    return "; ".join(items)
+def _ie_description(iei: int, value: bytes) -> str:
+    if iei == 0x00 and len(value) == 3:
+        return f"concatenated: ref {value[0]}, part {value[2]} of {value[1]}"
+    if iei == 0x08 and len(value) == 4:
+        return f"concatenated: 16-bit ref {int.from_bytes(value[:2], 'big')}, part {value[3]} of {value[2]}"
+    if iei == 0x05 and len(value) == 4:
+        return f"ports: dest {int.from_bytes(value[:2], 'big')}, src {int.from_bytes(value[2:], 'big')}"
+    if iei == 0x04 and len(value) == 2:
+        return f"ports: dest {value[0]}, src {value[1]}"
+    name = UDH_IE_NAMES.get(iei)
+    return f"IE 0x{iei:02X}" + (f" {name}" if name else "") + f": {value.hex() or '(empty)'}"
 
 
 def _content_lines(data: bytes, data_coding: int, udhi: bool, indent: str) -> list[str]:
-    """The UDH (if any) and the text or binary content of short_message / message_payload."""
+    """The UDH (if any) and the text or binary content of short_message / message_payload.
+
+    The UDH is split by the library's own parser (the one reassembly uses) and the text
+    decoded by ``decode_text``, so this shows what an application would receive.
+    """
     lines = []
     if udhi and data:
-        size = data[0] + 1
-        udh, data = data[:size], data[size:]
-        lines.append(f"{indent}udh   {udh.hex()}" + (f"  ({_udh_description(udh)})" if len(udh) > 1 else ""))
-    coding = _text_coding(data_coding)
-    if coding is None:
+        try:
+            elements, rest = parse_udh(data)
+        except UdhError as err:
+            size = data[0] + 1
+            lines.append(f"{indent}udh   {data[:size].hex()}  (malformed: {err})")
+            data = data[size:]
+        else:
+            described = "; ".join(_ie_description(iei, value) for iei, value in elements)
+            lines.append(f"{indent}udh   {data[: len(data) - len(rest)].hex()}" + (f"  ({described})" if described else ""))
+            data = rest
+    if not _is_text(data_coding):
         lines.append(f"{indent}binary {data.hex()}")
         return lines
-    text: Optional[str]
     try:
-        text = decode_text(data, coding)
+        text = decode_text(data, data_coding)
     except TextError as err:
         # Show what can be read and say why the rest could not.
-        text = decode_text(data, coding, errors="replace") if coding != 8 or len(data) % 2 == 0 else None
-        lines.append(f"{indent}note  not valid {_data_coding_label(coding)} text: {err}")
-        if text is None:
+        lines.append(f"{indent}note  not valid {_data_coding_label(data_coding)} text: {err}")
+        try:
+            text = decode_text(data, data_coding, errors="replace")
+        except TextError:  # e.g. UCS-2 of odd length: nothing sound to show
             return lines
     lines.append(f"{indent}text  {text!r}")
     return lines

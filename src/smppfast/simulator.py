@@ -518,11 +518,11 @@ class Simulator:
             if self.ssl_context is not None:
                 conn.tls_in, conn.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
                 conn.tls = self.ssl_context.wrap_bio(conn.tls_in, conn.tls_out, server_side=True)
-            if self._trace is not None:
-                conn.out = _TracedOut(self._call_trace, peer)
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
             self.connections_total += 1
+            if self._trace is not None:
+                conn.out = _TracedOut(self._call_trace, peer)
             log.debug("connection from %s", peer)
 
     def _on_readable(self, conn: _Conn) -> None:

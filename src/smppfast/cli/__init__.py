@@ -27,7 +27,7 @@ from .. import __version__
 from . import bench, decode, send, simulator
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, _setup_logging
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import argparse
 import collections
 import copy
 import json
+import math
 import os
 import platform
 import queue
@@ -298,7 +299,7 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) ->
         "elapsed_s": round(elapsed, 6),
         "throughput": round(completed / elapsed, 1) if elapsed > 0 else 0.0,
         "latency_ms": {
-            name: (round(v * 1000.0, 3) if v == v else None)
+            name: (None if math.isnan(v) else round(v * 1000.0, 3))
             for name, v in zip(("p50", "p90", "p99", "p99.9"), latencies)
         },
         "statuses": {_status_name(s): n for s, n in sorted(statuses.items())},

@@ -102,6 +102,34 @@ def test_bench_against_an_external_smsc_counts_statuses() -> None:
     assert str(sim.port) in data["target"]
 
 
+def test_bench_spawns_this_copy_of_smppfast_from_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No PYTHONPATH and another working directory: the child finds smppfast only through the
+    # path _spawn_simulator works out from the package (or because it is installed).
+    from smppfast.cli import bench
+
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    proc, host, port = bench._spawn_simulator()
+    try:
+        with smppfast.Client(host, port, system_id="b", password="", enquire_link_interval=None) as client:
+            assert client.submit(smppfast.SubmitSm(destination_addr="1", short_message=b"x")).result(10).message_id
+    finally:
+        bench._stop_process(proc)
+    assert proc.returncode == 0
+
+
+def test_python_dash_m_smppfast_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "smppfast.cli", "decode", VECTORS["node-bind_receiver-basic"]["pdu_hex"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "'esme01'" in proc.stdout
+
+
 # -- send ----------------------------------------------------------------------------------
 
 
@@ -233,6 +261,57 @@ def test_decode_names_text_udh_and_receipts() -> None:
     assert "text  'Payload text in a TLV'" in out
 
 
+def decode_lines(**fields: Any) -> list[str]:
+    """``smppfast decode`` of a deliver_sm with these fields: the lines under short_message."""
+    pdu = smppfast.DeliverSm(source_addr="447700900123", destination_addr="1234", **fields)
+    result = run("decode", smppfast.encode(pdu).hex())
+    assert result.returncode == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines() if line.startswith("      ")]
+
+
+def test_decode_udh_concat_part_with_an_8_bit_reference() -> None:
+    lines = decode_lines(esm_class=0x40, short_message=bytes.fromhex("050003A70302") + b"part two")
+    assert lines == ["udh   050003a70302  (concatenated: ref 167, part 2 of 3)", "text  'part two'"]
+
+
+def test_decode_udh_concat_part_with_a_16_bit_reference() -> None:
+    udh = bytes.fromhex("060804BEEF0201")
+    lines = decode_lines(esm_class=0x40, data_coding=8, short_message=udh + "часть ☃".encode("utf-16-be"))
+    assert lines == ["udh   060804beef0201  (concatenated: 16-bit ref 48879, part 1 of 2)", "text  'часть ☃'"]
+
+
+def test_decode_udh_names_other_elements_and_reports_a_malformed_one() -> None:
+    udh = bytes.fromhex("0B0003010201240101250101")  # concat, then the 23.038 shift elements
+    lines = decode_lines(esm_class=0x40, short_message=udh + b"x")
+    assert lines[0] == (
+        "udh   0b0003010201240101250101  (concatenated: ref 1, part 1 of 2; "
+        "IE 0x24 national language single shift: 01; IE 0x25 national language locking shift: 01)"
+    )
+    # UDHL 9 but only 5 octets follow: the library's parser says what is wrong.
+    lines = decode_lines(esm_class=0x40, short_message=bytes.fromhex("0900030102") + b"x")
+    assert lines[0] == "udh   090003010278  (malformed: UDHL 9 runs past the 6-octet user data)"
+
+
+@pytest.mark.parametrize(
+    "data_coding, text",
+    [
+        (8, "Hi текст 😀"),  # UCS-2 as UTF-16BE: a surrogate pair survives
+        (0x18, "class 0 ☃"),  # the GSM 03.38 general group: UCS-2, message class 0
+    ],
+)
+def test_decode_ucs2_text(data_coding: int, text: str) -> None:
+    assert decode_lines(data_coding=data_coding, short_message=text.encode("utf-16-be")) == [f"text  {text!r}"]
+
+
+def test_decode_text_that_does_not_decode() -> None:
+    assert decode_lines(data_coding=4, short_message=b"\x01\x02") == ["binary 0102"]
+    lines = decode_lines(data_coding=8, short_message=b"\x00A\x00")
+    assert lines == ["note  not valid 0x08 (UCS2) text: UCS-2 data has an odd length (3 octets)"]
+    lines = decode_lines(data_coding=0, short_message=b"ok\x80")
+    assert lines[0].startswith("note  not valid 0x00 (DEFAULT) text: octet 0x80 at position 2")
+    assert lines[1] == "text  'ok\ufffd'"
+
+
 def test_decode_masks_the_password_unless_asked() -> None:
     vector = VECTORS["node-bind_receiver-basic"]
     out = run("decode", vector["pdu_hex"]).stdout
@@ -354,6 +433,28 @@ def stop_simulator(proc: subprocess.Popen[str]) -> str:
         raise AssertionError(f"the simulator did not stop on SIGINT; stderr: {err}") from None
     assert proc.returncode == 0, err
     return err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_simulator_vv_logs_every_pdu_through_the_trace_hook() -> None:
+    proc, port = start_simulator("-vv", "--credentials", "app:s3cret")
+    try:
+        result = run("send", "--port", str(port), "--system-id", "app", "15551234", "traced", SMPP_PASSWORD="s3cret")
+    finally:
+        err = stop_simulator(proc)
+    assert result.returncode == 0, (result.stdout, result.stderr, err)
+    arrows = re.findall(r"smppfast\.cli: \('127\.0\.0\.1', \d+\) (->|<-) (\w+)\(", err)
+    assert arrows == [
+        ("->", "BindTransceiver"),
+        ("<-", "BindTransceiverResp"),
+        ("->", "SubmitSm"),
+        ("<-", "SubmitSmResp"),
+        ("->", "Unbind"),
+        ("<-", "UnbindResp"),
+    ], err
+    assert "short_message=b'traced'" in err
+    assert "s3cret" not in err  # the bind is logged with its password masked
+
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

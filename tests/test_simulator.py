@@ -511,3 +511,75 @@ def test_context_manager_and_restart() -> None:
         assert sim.port == port
         c = bound(sim)
         c.close()
+
+
+# -- the trace hook ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enquire_link_interval", [None, 60.0])  # with and without the fast path
+def test_trace_hook_sees_every_pdu_in_order(enquire_link_interval: Optional[float]) -> None:
+    seen: list[tuple[str, str, int, object]] = []
+    pdus: list[smppfast.Pdu] = []
+
+    def trace(direction: str, pdu: smppfast.Pdu, peer: object) -> None:
+        seen.append((direction, Command(pdu.command_id).name, pdu.sequence_number, peer))
+        pdus.append(pdu)
+
+    with Simulator(trace=trace, enquire_link_interval=enquire_link_interval) as sim:
+        c = RawClient(sim.port)
+        peer = c.sock.getsockname()
+        assert c.bind().command_status == 0
+        resp = c.request(submit(registered_delivery=1, short_message=b"traced"))
+        deliver = c.recv(command_id=Command.DELIVER_SM)
+        c.send(deliver.response())
+        assert sim.wait_for(lambda: len(seen) == 6)
+        c.close()
+    assert [s[:3] for s in seen] == [
+        ("in", "BIND_TRANSCEIVER", 1),
+        ("out", "BIND_TRANSCEIVER_RESP", 1),
+        ("in", "SUBMIT_SM", 2),
+        ("out", "SUBMIT_SM_RESP", 2),
+        ("out", "DELIVER_SM", deliver.sequence_number),
+        ("in", "DELIVER_SM_RESP", deliver.sequence_number),
+    ]
+    assert {s[3] for s in seen} == {peer}
+    # The hook gets decoded PDUs, the same as the ESME sent and received them.
+    assert pdus[2].short_message == b"traced" and pdus[2].registered_delivery == 1
+    assert pdus[3].message_id == resp.message_id
+    assert smppfast.encode(pdus[4]) == smppfast.encode(deliver)
+
+
+def test_trace_hook_sees_nacks_and_fault_answers() -> None:
+    seen: list[tuple[str, int, int]] = []
+    with Simulator(trace=lambda d, p, _: seen.append((d, p.command_id, p.command_status)),
+                   faults=Faults(throttle_every=1)) as sim:
+        c = RawClient(sim.port)
+        c.bind()
+        assert c.request(submit()).command_status == Status.ESME_RTHROTTLED
+        c.sock.sendall(struct.pack(">IIII", 16, 0x0000_0077, 0, 100))  # unknown command_id
+        c.recv(command_id=Command.GENERIC_NACK)
+        c.close()
+    assert ("out", Command.SUBMIT_SM_RESP, Status.ESME_RTHROTTLED) in seen
+    assert seen[-1] == ("out", Command.GENERIC_NACK, Status.ESME_RINVCMDID)
+
+
+def test_a_raising_trace_hook_never_breaks_the_simulator(caplog: pytest.LogCaptureFixture) -> None:
+    calls = 0
+
+    def trace(direction: str, pdu: smppfast.Pdu, peer: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("broken hook")
+
+    with caplog.at_level("ERROR", logger="smppfast.simulator"), Simulator(trace=trace) as sim:
+        c = RawClient(sim.port)
+        assert c.bind().command_status == 0
+        ids = {c.request(submit()).message_id for _ in range(5)}
+        assert len(ids) == 5
+        assert c.request(smppfast.EnquireLink()).command_id == Command.ENQUIRE_LINK_RESP
+        c.close()
+        assert sim.wait_for(lambda: sim.connections == 0)
+    assert calls == 14 and sim.tally["trace_errors"] == 14  # 7 requests in, 7 responses out
+    errors = [r for r in caplog.records if "trace hook" in r.getMessage()]
+    assert len(errors) == 1  # logged once, not once per PDU
+    assert errors[0].exc_info is not None and "broken hook" in str(errors[0].exc_info[1])

@@ -70,6 +70,7 @@ __all__ = [
     "IncompleteMessage",
     "UdhError",
     "parse_udh",
+    "UDH_IE_NAMES",
 ]
 
 logger = logging.getLogger("smppfast.reassembly")
@@ -79,6 +80,42 @@ Method = Literal["udh8", "udh16", "sar"]
 
 _IE_CONCAT_8 = 0x00
 _IE_CONCAT_16 = 0x08
+
+#: Names of the UDH information elements of 3GPP TS 23.040 9.2.3.24, by IEI (for describing a
+#: UDH; :func:`parse_udh` returns every element, named here or not).
+UDH_IE_NAMES: Mapping[int, str] = {
+    0x00: "concatenated short messages, 8-bit reference",
+    0x01: "special SMS message indication",
+    0x04: "application port addressing, 8-bit",
+    0x05: "application port addressing, 16-bit",
+    0x06: "SMSC control parameters",
+    0x07: "UDH source indicator",
+    0x08: "concatenated short messages, 16-bit reference",
+    0x09: "wireless control message protocol",
+    0x0A: "text formatting",
+    0x0B: "predefined sound",
+    0x0C: "user defined sound",
+    0x0D: "predefined animation",
+    0x0E: "large animation",
+    0x0F: "small animation",
+    0x10: "large picture",
+    0x11: "small picture",
+    0x12: "variable picture",
+    0x13: "user prompt indicator",
+    0x14: "extended object",
+    0x15: "reused extended object",
+    0x16: "compression control",
+    0x17: "object distribution indicator",
+    0x18: "standard WVG object",
+    0x19: "character size WVG object",
+    0x1A: "extended object data request command",
+    0x20: "RFC 822 e-mail header",
+    0x21: "hyperlink format element",
+    0x22: "reply address element",
+    0x23: "enhanced voice mail information",
+    0x24: "national language single shift",
+    0x25: "national language locking shift",
+}
 
 
 class UdhError(SmppError, ValueError):

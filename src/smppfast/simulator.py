@@ -40,7 +40,7 @@ import ssl
 import struct
 import threading
 import time
-from typing import Any, Callable, Deque, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Union
 
 from . import _codec
 from ._text import encode_text
@@ -57,7 +57,10 @@ from .events import (
 from .errors import LocalProtocolError, PduError
 from .session import Session, SessionState
 
-__all__ = ["Simulator", "Faults"]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer, Self
+
+__all__ = ["Faults", "Simulator", "TraceHook"]
 
 log = logging.getLogger("smppfast.simulator")
 
@@ -74,6 +77,8 @@ _GENERIC_NACK = int(Command.GENERIC_NACK)
 _SUBMITS = frozenset({_SUBMIT_SM, _DATA_SM, _SUBMIT_MULTI})
 _FAST_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_TRX})
 _RECV_SIZE = 256 * 1024
+#: ``trace(direction, pdu, peer)``: direction "in" (read from the ESME) or "out" (queued to it).
+TraceHook = Callable[[str, _codec.Pdu, Any], None]
 # A connection told to close gets this long to read what we flushed before we hang up.
 _LINGER = 2.0
 
@@ -147,6 +152,34 @@ class _Conn:
         self.raw_out = bytearray()
 
 
+class _TracedOut(bytearray):
+    """``conn.out`` when a trace hook is set: decodes each PDU as it is queued, for the hook.
+
+    Every answer, nack, receipt and MO reaches the socket through ``conn.out += ...``, so
+    this one place sees them all, whole or in pieces (the decoder frames them). Without a
+    hook ``conn.out`` is a plain bytearray and nothing is decoded twice.
+    """
+
+    __slots__ = ("_decoder", "_emit", "_peer")
+
+    def __init__(self, emit: TraceHook, peer: Any) -> None:
+        super().__init__()
+        self._emit = emit
+        self._peer = peer
+        self._decoder = _codec.Decoder()
+
+    def __iadd__(self, data: Buffer) -> Self:  # type: ignore[override]  # as typeshed's own bytearray
+        super().__iadd__(data)
+        try:
+            pdus = self._decoder.feed(memoryview(data))
+        except PduError:  # only a fault (e.g. half a PDU) gets here: trace what follows
+            self._decoder.reset()
+            return self
+        for pdu in pdus:
+            self._emit("out", pdu, self._peer)
+        return self
+
+
 def _now_yymmddhhmm() -> str:
     return time.strftime("%y%m%d%H%M", time.gmtime())
 
@@ -157,6 +190,11 @@ class Simulator:
     ``credentials`` maps system_id to password; ``None`` accepts any. Use it as a context
     manager or call ``start()`` / ``stop()``. Everything public is safe to call from any
     thread; the counters and ``received`` are written by the I/O thread only.
+
+    ``trace(direction, pdu, peer)``, if given, is called on the I/O thread for every PDU
+    read from an ESME (``"in"``) and every PDU queued to one (``"out"``), in order per
+    direction; ``peer`` is the ESME's socket address. It must not block; an exception from
+    it is logged (the first one) and counted in ``tally["trace_errors"]``, never fatal.
     """
 
     def __init__(
@@ -175,6 +213,7 @@ class Simulator:
         inactivity_timeout: Optional[float] = None,
         backlog: int = 128,
         ssl_context: Optional[ssl.SSLContext] = None,
+        trace: Optional[TraceHook] = None,
     ) -> None:
         self.host = host
         self.ssl_context = ssl_context  # a server-side context: ESMEs connect over TLS
@@ -192,6 +231,7 @@ class Simulator:
             "inactivity_timeout": inactivity_timeout,
         }
         self._backlog = backlog
+        self._trace = trace
         self._fast_timers = enquire_link_interval is None and inactivity_timeout is None
         self._next_id = 1
         self._cancelled: set[int] = set()
@@ -481,6 +521,8 @@ class Simulator:
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
             self.connections_total += 1
+            if self._trace is not None:
+                conn.out = _TracedOut(self._call_trace, peer)
             log.debug("connection from %s", peer)
 
     def _on_readable(self, conn: _Conn) -> None:
@@ -555,6 +597,9 @@ class Simulator:
                         pass
                     break
                 self._reject(conn, err)
+        if self._trace is not None:
+            for pdu in pdus:
+                self._call_trace("in", pdu, conn.peer)
         fast = self._fast_ok(conn)
         run: list[_codec.Pdu] = []  # PDUs for the session, kept in order
         out = conn.out
@@ -592,6 +637,15 @@ class Simulator:
             log.warning("framing lost with %s: %s", conn.peer, framing)
             events = conn.session.close(f"framing lost: {framing}")
             self._handle_events(conn, events, now)
+
+    def _call_trace(self, direction: str, pdu: _codec.Pdu, peer: Any) -> None:
+        assert self._trace is not None
+        try:
+            self._trace(direction, pdu, peer)
+        except Exception:
+            self.tally["trace_errors"] += 1
+            if self.tally["trace_errors"] == 1:
+                log.exception("the trace hook raised (logged once; the simulator goes on)")
 
     def _reject(self, conn: _Conn, err: PduError) -> None:
         log.warning("malformed PDU from %s: %s", conn.peer, err)

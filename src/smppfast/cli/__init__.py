@@ -1,0 +1,77 @@
+"""The ``smppfast`` command: ``simulator``, ``send``, ``bench`` and ``decode``.
+
+Run ``smppfast <command> --help`` for the options. Exit codes are part of the interface, so
+scripts can tell failures apart:
+
+* 0 - success;
+* 1 - the command ran but something it did failed (a part was rejected, a receipt never
+  came, a bench submit got no response);
+* 2 - bad input or no link: bad options, bad hex, a malformed PDU, an unreachable host,
+  a TLS or bind-timeout failure;
+* 3 - the SMSC refused the bind (the status name is printed);
+* 130 - interrupted (Ctrl-C).
+
+Errors are one line on stderr (``smppfast: error: ...``), never a traceback. The command's
+own results go to stdout; logs (``-v``/``-vv``) and the bench progress line go to stderr so
+stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from .. import __version__
+from . import bench, decode, send, simulator
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, _setup_logging
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smppfast",
+        description="SMPP 3.4 tools: a test SMSC, a sender, a benchmark and a PDU decoder.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused.",
+    )
+    parser.add_argument("--version", action="version", version=f"smppfast {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="count", default=0, help="-v: info log, -vv: debug log (every PDU)")
+
+    # One module per subcommand, each adding its own parser; the order is the order of --help.
+    for command in (simulator, send, bench, decode):
+        command.register(sub, [verbose])
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``smppfast`` command; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # Decoded texts can hold any character; a console that cannot show one should get
+        # an escape, not a UnicodeEncodeError.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except CliError as err:
+        sys.stdout.flush()
+        sys.stderr.write(f"smppfast: error: {err}\n")
+        return err.code
+    except KeyboardInterrupt:
+        sys.stderr.write("smppfast: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout went away (e.g. `| head`): exit quietly, and keep Python's shutdown
+        # flush from raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+

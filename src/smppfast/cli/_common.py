@@ -1,0 +1,208 @@
+"""What the subcommands share: exit codes, the one-line error, argument types, logging,
+the password, TLS and bind helpers, and the names given to statuses and receipts."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import ssl
+import sys
+from typing import Callable, Optional, TypeAlias, TypeVar
+
+from ..client import Client
+from ..constants import DataCoding, Npi, Status, Ton
+from ..errors import BindError, ConnectionClosedError, SmppTimeoutError
+from ..receipt import DeliveryReceipt
+
+log = logging.getLogger("smppfast.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BIND_REFUSED = 3
+EXIT_INTERRUPTED = 130
+
+_E = TypeVar("_E", Status, Ton, Npi, DataCoding)
+
+#: What ``add_subparsers`` returns; each subcommand module adds its parser to it.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr, with the exit code to return."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _status_name(status: int) -> str:
+    """The one place the command line names a command_status (every subcommand calls this)."""
+    try:
+        return Status(status).name
+    except ValueError:
+        kind = "vendor-specific" if 0x400 <= status <= 0x4FF else "unknown"
+        return f"0x{status:08X} ({kind})"
+
+
+def _format_receipt(receipt: DeliveryReceipt) -> str:
+    parts = [f"receipt: message_id={receipt.message_id}", f"stat={receipt.stat or '-'}"]
+    if receipt.state is not None:
+        parts.append(f"state={receipt.state.name}")
+    if receipt.err is not None:
+        parts.append(f"err={receipt.err}")
+    if receipt.done_date is not None:
+        parts.append(f"done={receipt.done_date.isoformat(sep=' ')}")
+    return " ".join(parts)
+
+
+# -- argument types -----------------------------------------------------------------------
+
+
+def _enum_arg(enum: type[_E], aliases: Optional[dict[str, int]] = None) -> Callable[[str], int]:
+    """An argparse type: an integer (decimal or 0x hex) or a member name of ``enum``."""
+
+    def parse(text: str) -> int:
+        value = text.strip()
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+        key = value.upper().replace("-", "_")
+        if aliases and key in aliases:
+            return aliases[key]
+        for candidate in (key, "ESME_" + key, "ESME_R" + key):
+            if candidate in enum.__members__:
+                return int(enum[candidate])
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor a {enum.__name__} name")
+
+    parse.__name__ = enum.__name__  # argparse shows this in "invalid <name> value"
+    return parse
+
+
+_status_arg = _enum_arg(Status)
+_ton_arg = _enum_arg(Ton)
+_npi_arg = _enum_arg(Npi)
+# Users say "gsm" or "ucs2" rather than SMPP's "DEFAULT"; both work.
+_data_coding_arg = _enum_arg(
+    DataCoding, {"GSM": 0, "GSM7": 0, "GSM0338": 0, "ASCII": 1, "LATIN_1": 3, "ISO_8859_1": 3, "UTF_16BE": 8}
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def _credential(text: str) -> tuple[str, str]:
+    user, sep, password = text.partition(":")
+    if not sep or not user:
+        raise argparse.ArgumentTypeError(f"expected USER:PASSWORD, got {text!r}")
+    return user, password
+
+
+def _add_link_options(p: argparse.ArgumentParser, *, host_default: Optional[str]) -> None:
+    """The options of a command that binds to an SMSC (``send``, ``bench``)."""
+    g = p.add_argument_group("connection")
+    if host_default is None:
+        g.add_argument("--host", help="the SMSC to benchmark (default: start the built-in simulator)")
+    else:
+        g.add_argument("--host", default=host_default, help="SMSC host (default: %(default)s)")
+    g.add_argument("--port", type=int, default=2775, help="SMSC port (default: %(default)s)")
+    g.add_argument("--system-id", default="smppfast", help="bind system_id (default: %(default)s)")
+    g.add_argument(
+        "--password-env",
+        default="SMPP_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the password (default: %(default)s); when unset, "
+        "a terminal prompts for it, otherwise the password is empty",
+    )
+    g.add_argument("--system-type", default="", help="bind system_type (default: empty)")
+    g.add_argument(
+        "--bind", choices=("transmitter", "transceiver"), default="transceiver", help="bind type (default: %(default)s)"
+    )
+    g.add_argument("--tls", action="store_true", help="connect over TLS")
+    g.add_argument("--tls-insecure", action="store_true", help="with --tls: do not verify the certificate")
+    g.add_argument(
+        "--timeout", type=_non_negative_float, default=30.0, metavar="S", help="response timeout (default: %(default)s s)"
+    )
+
+
+# -- logging and the link -----------------------------------------------------------------
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger("smppfast")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _password(args: argparse.Namespace) -> str:
+    """From the environment variable, else a prompt on a terminal, else empty.
+
+    Never an option: a password on the command line leaks through ps and shell history.
+    """
+    value = os.environ.get(args.password_env)
+    if value is not None:
+        return value
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            return getpass.getpass(f"password for {args.system_id}@{args.host}:{args.port}: ")
+        except EOFError:
+            return ""
+    log.info("$%s is not set and stdin is not a terminal; binding with an empty password", args.password_env)
+    return ""
+
+
+def _ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
+    if not args.tls:
+        return None
+    context = ssl.create_default_context()
+    if args.tls_insecure:
+        # For test SMSCs with self-signed certificates; still encrypted, but not authenticated.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _connect(client: Client) -> None:
+    """Bind, turning each way it can fail into a one-line CliError with its exit code."""
+    where = f"{client.host}:{client.port}"
+    try:
+        client.connect()
+    except BindError as err:
+        raise CliError(f"bind refused by {where}: {_status_name(err.status)}", EXIT_BIND_REFUSED) from None
+    except SmppTimeoutError:
+        raise CliError(f"{where} accepted the connection but never answered the bind") from None
+    except ConnectionClosedError as err:
+        raise CliError(f"{where} closed the connection during the bind ({err})") from None
+    except ssl.SSLError as err:
+        raise CliError(f"TLS handshake with {where} failed: {err.reason or err}") from None
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise CliError(f"cannot connect to {where}: {reason}") from None

@@ -1,0 +1,373 @@
+"""``smppfast bench``: submit -n messages as fast as the window allows and report throughput,
+latency percentiles and statuses, against an SMSC or a simulator it starts in a child process."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import json
+import math
+import os
+import platform
+import queue
+import re
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from typing import IO, Any, Optional, Sequence
+
+import smppfast
+
+from .. import __version__
+from .._codec import Pdu, SubmitSm
+from .._text import split_text
+from ..client import Client
+from ..errors import CommandStatusError, TextError
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    Subparsers,
+    _add_link_options,
+    _connect,
+    _data_coding_arg,
+    _out,
+    _password,
+    _positive_int,
+    _ssl_context,
+    _status_name,
+)
+
+_LISTENING = re.compile(r"listening on (\S+):(\d+)")
+
+
+def _spawn_simulator(startup_timeout: float = 20.0) -> tuple[subprocess.Popen[str], str, int]:
+    """Start ``python -m smppfast simulator --port 0`` and read the port it prints.
+
+    A separate process, because a simulator in this one would share the GIL with the
+    client under test and halve what the benchmark can show.
+    """
+    env = dict(os.environ)
+    # Make the child import this very copy of smppfast, e.g. when running from a source
+    # tree through PYTHONPATH or sys.path edits. An installed copy needs nothing: the child
+    # runs the same interpreter, and putting site-packages on PYTHONPATH would put it
+    # ahead of the standard library.
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(smppfast.__file__)))
+    installed = {os.path.normcase(os.path.abspath(p)) for p in _site_dirs()}
+    if os.path.normcase(package_root) not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    stderr: IO[bytes] = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smppfast", "simulator", "--host", "127.0.0.1", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_first_line() -> None:
+        assert proc.stdout is not None
+        lines.put(proc.stdout.readline())
+
+    # A thread, because select() does not work on pipes on Windows.
+    threading.Thread(target=read_first_line, name="smppfast-sim-port", daemon=True).start()
+    try:
+        line = lines.get(timeout=startup_timeout)
+    except queue.Empty:
+        line = ""
+    match = _LISTENING.search(line)
+    if match is None:
+        _stop_process(proc)
+        stderr.seek(0)
+        tail = stderr.read().decode(errors="replace").strip().splitlines()
+        stderr.close()
+        raise CliError("the built-in simulator did not start" + (f": {tail[-1]}" if tail else ""))
+    stderr.close()
+    return proc, match.group(1), int(match.group(2))
+
+
+def _site_dirs() -> list[str]:
+    dirs = [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
+    try:
+        dirs += site.getsitepackages()
+    except AttributeError:  # pragma: no cover - some virtualenv versions lack it
+        pass
+    dirs.append(site.getusersitepackages())
+    return dirs
+
+
+def _stop_process(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # SIGTERM: the simulator stops cleanly
+        try:
+            proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+class _Worker(threading.Thread):
+    """Submits ``count`` PDUs through one client, keeping a bounded FIFO of pending futures.
+
+    Responses come back nearly in order, so settling from the head of a deque costs O(1)
+    per submit, where ``concurrent.futures.wait`` over the whole set would cost O(pending).
+    """
+
+    def __init__(self, client: Client, templates: Sequence[Pdu], count: int, limit: int, batch: int) -> None:
+        super().__init__(name="smppfast-bench", daemon=True)
+        self.client = client
+        self.templates = templates
+        self.count = count
+        self.limit = limit
+        self.batch = batch
+        self.sent = 0
+        self.done = 0
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.aborted: Optional[str] = None
+
+    def run(self) -> None:
+        pending: collections.deque[Any] = collections.deque()
+        templates = self.templates
+        k = len(templates)
+        limit = self.limit
+        try:
+            if self.batch > 1:
+                submit_many = self.client.submit_many
+                while self.sent < self.count:
+                    n = min(self.batch, self.count - self.sent)
+                    base = self.sent
+                    pending.extend(submit_many([copy.copy(templates[(base + j) % k]) for j in range(n)]))
+                    self.sent += n
+                    if len(pending) >= limit:
+                        self._settle(pending, limit - self.batch)
+            else:
+                submit = self.client.submit
+                for i in range(self.count):
+                    pending.append(submit(copy.copy(templates[i % k])))
+                    self.sent += 1
+                    if len(pending) >= limit:
+                        self._settle(pending, limit - 1)
+        except Exception as err:  # the link dropped or the window never freed: stop this worker
+            self.errors[type(err).__name__] += 1
+            self.aborted = f"{type(err).__name__}: {err}"
+        self._settle(pending, 0)
+
+    def _settle(self, pending: collections.deque[Any], keep: int) -> None:
+        """Read every finished future at the head; block on the head until at most ``keep`` remain."""
+        statuses = self.statuses
+        while pending:
+            fut = pending[0]
+            if len(pending) <= keep and not fut.done():
+                return
+            exc = fut.exception()  # blocks until this one is done
+            pending.popleft()
+            self.done += 1
+            if exc is None:
+                statuses[0] += 1
+            elif isinstance(exc, CommandStatusError):
+                statuses[int(exc.status)] += 1
+            else:
+                self.errors[type(exc).__name__] += 1
+
+
+def _percentiles(clients: Sequence[Client], quantiles: Sequence[float]) -> list[float]:
+    if len(clients) == 1:
+        return clients[0].stats.latency_percentiles(*quantiles)
+    # Percentiles do not combine; pool the recent samples of every connection instead.
+    samples = sorted(s for c in clients for s in c.stats.latency_samples())
+    if not samples:
+        return [float("nan")] * len(quantiles)
+    return [samples[min(len(samples) - 1, int(q * len(samples)))] for q in quantiles]
+
+
+def _progress_line(done: int, total: int, elapsed: float) -> str:
+    rate = done / elapsed if elapsed > 0 else 0.0
+    pct = 100.0 * done / total if total else 100.0
+    width = 30
+    filled = int(width * done / total) if total else width
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {pct:5.1f}%  {rate:,.0f} submits/s "
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    proc: Optional[subprocess.Popen[str]] = None
+    if args.host is None:
+        proc, host, port = _spawn_simulator()
+        password = ""
+        target = f"{host}:{port} (built-in simulator, separate process)"
+    else:
+        host, port = args.host, args.port
+        password = _password(args)
+        target = f"{host}:{port}"
+    try:
+        result = _run_bench(args, host, port, password)
+    finally:
+        if proc is not None:
+            _stop_process(proc)
+    result["target"] = target
+    if args.json:
+        _out(json.dumps(result, sort_keys=False))
+    else:
+        _print_bench(result)
+    return EXIT_FAILED if result["errors"] or result["not_sent"] else EXIT_OK
+
+
+def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) -> dict[str, Any]:
+    try:
+        parts = split_text(args.text, data_coding=args.data_coding)
+    except (TextError, ValueError) as err:
+        raise CliError(f"cannot encode the text: {err}") from None
+    templates = [
+        SubmitSm(
+            source_addr=args.source_addr,
+            destination_addr=args.dest,
+            esm_class=part.esm_class,
+            data_coding=part.data_coding,
+            short_message=part.short_message,
+            tlvs=dict(part.tlvs),
+        )
+        for part in parts
+    ]
+    threads = args.threads or args.binds
+    clients = [
+        Client(
+            host,
+            port,
+            system_id=args.system_id,
+            password=password,
+            system_type=args.system_type,
+            bind_type=args.bind,
+            window=args.window,
+            response_timeout=args.timeout,
+            rate_limit=args.rate / args.binds if args.rate else None,
+            ssl_context=_ssl_context(args),
+        )
+        for _ in range(args.binds)
+    ]
+    opened: list[Client] = []
+    try:
+        for c in clients:
+            _connect(c)
+            opened.append(c)
+        # Each thread may hold twice its share of its client's window: enough that it never
+        # starves the window while it reads results, bounded so memory stays flat for any -n.
+        per_client = -(-threads // args.binds)
+        limit = max(2 * args.window // per_client, 2, args.batch + 1)
+        counts = [args.n // threads + (1 if i < args.n % threads else 0) for i in range(threads)]
+        workers = [_Worker(clients[i % args.binds], templates, counts[i], limit, args.batch) for i in range(threads)]
+        show = sys.stderr.isatty() and not args.json and not args.no_progress
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            while w.is_alive():
+                w.join(0.2)
+                if show:
+                    done = sum(x.done for x in workers)
+                    sys.stderr.write(_progress_line(done, args.n, time.perf_counter() - start))
+                    sys.stderr.flush()
+        elapsed = time.perf_counter() - start
+        if show:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+        quantiles = (0.5, 0.9, 0.99, 0.999)
+        latencies = _percentiles(opened, quantiles)
+        throttled = sum(c.stats.throttled for c in opened)
+    finally:
+        for c in reversed(opened):
+            c.close()
+    statuses: collections.Counter[int] = collections.Counter()
+    errors: collections.Counter[str] = collections.Counter()
+    for w in workers:
+        statuses.update(w.statuses)
+        errors.update(w.errors)
+    completed = sum(w.done for w in workers)
+    aborted = [w.aborted for w in workers if w.aborted]
+    return {
+        "submits": args.n,
+        "completed": completed,
+        "not_sent": args.n - sum(w.sent for w in workers),
+        "elapsed_s": round(elapsed, 6),
+        "throughput": round(completed / elapsed, 1) if elapsed > 0 else 0.0,
+        "latency_ms": {
+            name: (None if math.isnan(v) else round(v * 1000.0, 3))
+            for name, v in zip(("p50", "p90", "p99", "p99.9"), latencies)
+        },
+        "statuses": {_status_name(s): n for s, n in sorted(statuses.items())},
+        "errors": dict(errors),
+        "aborted": aborted,
+        "throttled_retries": throttled,
+        "window": args.window,
+        "binds": args.binds,
+        "threads": threads,
+        "rate": args.rate,
+        "batch": args.batch,
+        "parts_per_text": len(templates),
+        "smppfast": __version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def _print_bench(r: dict[str, Any]) -> None:
+    setup = f"window {r['window']}, {r['binds']} bind(s), {r['threads']} thread(s)"
+    if r["rate"]:
+        setup += f", rate {r['rate']:g}/s"
+    if r["batch"] > 1:
+        setup += f", batches of {r['batch']}"
+    rows = [
+        ("target", r["target"]),
+        ("setup", setup),
+        ("submits", f"{r['completed']:,} of {r['submits']:,}"),
+        ("elapsed", f"{r['elapsed_s']:.3f} s"),
+        ("throughput", f"{r['throughput']:,.0f} submits/s"),
+    ]
+    for name, value in r["latency_ms"].items():
+        rows.append((f"latency {name}", "n/a" if value is None else f"{value:.3f} ms"))
+    for status, n in r["statuses"].items() or [("-", 0)]:
+        rows.append(("status " + status, f"{n:,}"))
+    if r["throttled_retries"]:
+        rows.append(("throttled (retried)", f"{r['throttled_retries']:,}"))
+    errors = sum(r["errors"].values())
+    rows.append(("errors", f"{errors:,}" + (f" ({', '.join(f'{k} {v}' for k, v in r['errors'].items())})" if errors else "")))
+    if r["not_sent"]:
+        rows.append(("not sent", f"{r['not_sent']:,}"))
+    width = max(len(k) for k, _ in rows)
+    _out("smppfast bench")
+    for key, value in rows:
+        _out(f"  {key:<{width}}  {value}")
+    for reason in r["aborted"]:
+        _out(f"  stopped early: {reason}")
+
+
+def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench",
+        parents=parents,
+        help="measure submit throughput and latency (starts its own simulator without --host)",
+        description="Submit -n messages as fast as the window allows and report throughput, latency "
+        "percentiles and statuses. Without --host it starts the built-in simulator in a separate process.",
+    )
+    _add_link_options(p, host_default=None)
+    p.add_argument("-n", type=_positive_int, default=100_000, help="submit_sm PDUs to send (default: %(default)s)")
+    p.add_argument("--window", type=_positive_int, default=100, help="requests in flight per bind (default: %(default)s)")
+    p.add_argument("--rate", type=float, default=None, metavar="R", help="cap at R submits per second in total")
+    p.add_argument("--binds", type=_positive_int, default=1, metavar="N", help="connections (default: %(default)s)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="T", help="submitting threads (default: one per bind)")
+    p.add_argument("--batch", type=_positive_int, default=1, metavar="B", help="submit with submit_many in batches of B")
+    p.add_argument("--text", default="Hello from smppfast bench", help="message text (default: %(default)r)")
+    p.add_argument("--data-coding", type=_data_coding_arg, default=None, metavar="DC", help="data_coding of the text")
+    p.add_argument("--source-addr", default="smppfast", help="source address (default: %(default)s)")
+    p.add_argument("--dest", default="15550000001", help="destination address (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--no-progress", action="store_true", help="no live progress line even on a terminal")
+    p.set_defaults(func=cmd_bench)

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, InvalidStateError
 from typing import Any, Optional
 
+from ._futures import FutureState
 
 __all__ = ["SubmitFuture"]
 
@@ -30,19 +31,13 @@ _create_lock = threading.Lock()
 _TERMINAL = frozenset({"CANCELLED", "CANCELLED_AND_NOTIFIED", FINISHED})
 
 
-class SubmitFuture(Future):  # type: ignore[type-arg]
-    """The future ``Client.submit`` returns; resolves to the response PDU."""
+class SubmitFuture(FutureState, Future):  # type: ignore[type-arg]
+    """The future ``Client.submit`` returns; resolves to the response PDU.
 
-    # Class-level defaults: a new future writes only what differs, into its instance dict.
-    # RUNNING from birth: a submit is on its way to the wire and cannot be cancelled.
-    _state = "RUNNING"
-    _cond: Optional[threading.Condition] = None
-    _result = None
-    _exception: Optional[BaseException] = None
-    _waiters_list: Optional[list[Any]] = None
-    _parked: Any = None  # a held lock the single blocked waiter sleeps on
-    _done_callbacks: Any = ()
-    retries = 0  # times the SMSC throttled it and it was sent again
+    Its state (``_state``, ``_result``, ``_exception``, ``_cond``, ``_parked``,
+    ``_done_callbacks``, ``request``, ``retries``) lives in the C fields of ``FutureState``,
+    where the client's compiled ``settle`` resolves an unwatched future in place.
+    """
 
     def __init__(self, request: Any = None) -> None:
         # Deliberately not calling Future.__init__: it would build the Condition eagerly.

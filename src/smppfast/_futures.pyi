@@ -1,11 +1,26 @@
-from typing import Any, final
+from threading import Condition
+from typing import Any, Optional, TypeVar, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 from ._codec import Pdu
-from ._future import SubmitFuture
 
-__all__ = ["LatencyRing", "settle", "new_futures"]
+__all__ = ["FutureState", "LatencyRing", "settle", "new_futures"]
+
+_F = TypeVar("_F", bound="FutureState")
+
+@disjoint_base
+class FutureState:
+    request: Any
+    _state: str
+    _result: Any
+    _exception: Optional[BaseException]
+    _cond: Optional[Condition]
+    _waiters_list: Optional[list[Any]]
+    _parked: Any
+    _done_callbacks: Any
+    retries: int
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
 
 @final
 class LatencyRing:
@@ -17,5 +32,5 @@ class LatencyRing:
     def samples(self) -> list[float]: ...
     def clear(self) -> None: ...
 
-def new_futures(pdus: list[Pdu], start: int, stop: int) -> list[SubmitFuture]: ...
+def new_futures(cls: type[_F], pdus: list[Pdu], start: int, stop: int) -> list[_F]: ...
 def settle(events: list[Any], now: float, ring: LatencyRing) -> int: ...

@@ -13,17 +13,45 @@ This module knows the client's future; the session and the codec know neither.
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
+from cpython.object cimport PyObject, PyTypeObject, newfunc
+
 from ._codec cimport Pdu
+from ._window cimport ResponseReceived
 
-from ._future import SubmitFuture
-from .events import ResponseReceived
+from concurrent.futures._base import FINISHED, RUNNING
 
-__all__ = ["LatencyRing", "settle", "new_futures"]
+__all__ = ["FutureState", "LatencyRing", "settle", "new_futures"]
 
-cdef object _SubmitFuture = SubmitFuture
-cdef object _ResponseReceived = ResponseReceived
-cdef object _RUNNING = "RUNNING"
-cdef object _FINISHED = "FINISHED"
+cdef tuple _NO_ARGS = ()
+cdef object _RUNNING = RUNNING
+cdef object _FINISHED = FINISHED
+
+
+@cython.auto_pickle(False)
+cdef class FutureState:
+    """The state of a ``SubmitFuture`` in C fields, so ``settle`` reads and writes it
+    without a Python attribute lookup. ``SubmitFuture`` (``_future.py``) derives from this
+    and from ``concurrent.futures.Future``, whose methods see these fields as the ordinary
+    attributes they use (``_state``, ``_result``, ``_exception``, ``_done_callbacks``).
+
+    ``_cond`` (a Condition), ``_waiters_list`` and ``_parked`` (a held lock a single
+    blocked waiter sleeps on) stay None until someone waits; ``request`` is the PDU sent.
+    """
+
+    cdef public object request
+    cdef public object _state
+    cdef public object _result
+    cdef public object _exception
+    cdef public object _cond
+    cdef public object _waiters_list
+    cdef public object _parked
+    cdef public object _done_callbacks
+    cdef public int retries  # times the SMSC throttled it and it was sent again
+
+    def __cinit__(self, *args, **kwargs):
+        # RUNNING from birth: a submit is on its way to the wire and cannot be cancelled.
+        self._state = _RUNNING
+        self._done_callbacks = ()
 
 
 @cython.final
@@ -71,13 +99,18 @@ cdef class LatencyRing:
         self._pos = 0
 
 
-def new_futures(list pdus, Py_ssize_t start, Py_ssize_t stop):
-    """One new ``SubmitFuture`` per PDU in ``pdus[start:stop]`` (``SubmitFuture(pdu)`` without
-    the Python ``__init__`` frame)."""
+def new_futures(type cls, list pdus, Py_ssize_t start, Py_ssize_t stop):
+    """One new ``cls`` (a ``FutureState`` subclass) per PDU in ``pdus[start:stop]``, as
+    ``cls(pdu)`` would make it, without a Python ``__init__`` frame each."""
     cdef Py_ssize_t i
     cdef list out = []
+    cdef FutureState fut
+    cdef newfunc new
+    if not issubclass(cls, FutureState):
+        raise TypeError(f"{cls.__name__} is not a FutureState")
+    new = (<PyTypeObject *>cls).tp_new
     for i in range(start, stop):
-        fut = _SubmitFuture.__new__(_SubmitFuture)
+        fut = <FutureState>new(cls, <PyObject *>_NO_ARGS, NULL)  # the type's own tp_new, as cls() starts
         fut.request = pdus[i]
         out.append(fut)
     return out
@@ -89,27 +122,29 @@ def settle(list events, double now, LatencyRing ring not None):
 
     Those events are removed from ``events`` (the rest keep their order); returns how
     many were resolved. The caller holds the GIL throughout, so no waiter can register
-    between the checks and the stores (the future's protocol: see ``_future.py``).
+    between the checks and the stores (the future's protocol: see ``_future.py``). The
+    state strings are concurrent.futures' own constants, the only ones anything stores.
     """
     cdef Py_ssize_t resolved = 0
     cdef list kept = None
-    cdef tuple ev
+    cdef ResponseReceived ev
+    cdef FutureState fut
     for i in range(len(events)):
         item = events[i]
-        if type(item) is _ResponseReceived:
-            ev = <tuple>item
-            fut = ev[2]
+        if type(item) is ResponseReceived:
+            ev = <ResponseReceived>item
             if (
-                type(fut) is _SubmitFuture
-                and (<Pdu?>ev[1])._status == 0
-                and fut._state == _RUNNING
-                and fut._cond is None
-                and not fut._done_callbacks
-                and fut._parked is None
+                isinstance(ev.token, FutureState)
+                and (<Pdu?>ev.response)._status == 0
+                and (<FutureState>ev.token)._state is _RUNNING
+                and (<FutureState>ev.token)._cond is None
+                and (<FutureState>ev.token)._parked is None
+                and not (<FutureState>ev.token)._done_callbacks
             ):
-                fut._result = ev[1]
+                fut = <FutureState>ev.token
+                fut._result = ev.response
                 fut._state = _FINISHED
-                ring._add(now - <double>ev[3])
+                ring._add(now - ev.sent_at)
                 if kept is None:
                     kept = events[:i]
                 resolved += 1

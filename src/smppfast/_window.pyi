@@ -4,7 +4,22 @@ from typing_extensions import Self
 
 from ._codec import Pdu
 
-__all__ = ["RequestWindow"]
+__all__ = ["RequestWindow", "ResponseReceived"]
+
+@final
+class ResponseReceived:
+    """A response matched a request in flight."""
+    @property
+    def request(self) -> Pdu: ...
+    @property
+    def response(self) -> Pdu: ...
+    @property
+    def token(self) -> Any: ...
+    @property
+    def sent_at(self) -> float: ...
+    def __init__(self, request: Pdu, response: Pdu, token: Any, sent_at: float = 0.0) -> None: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
 
 @final
 class RequestWindow:

@@ -14,27 +14,24 @@ request's ``ResponseReceived`` (or to the session, on a timeout or a close).
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
-from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
-from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.object cimport PyObject
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy
 
 from ._codec cimport MAX_KINDS, Pdu, Writer, command_kind, encode_into, pdu_command_id
 
 from .errors import LocalProtocolError, WindowFull
-from .events import ResponseReceived
 
 cdef extern from "Python.h":
-    object PyType_GenericAlloc(PyTypeObject *tp, Py_ssize_t nitems)
     PyObject *PyDict_GetItemWithError(object d, object k) except? NULL
 
-__all__ = ["RequestWindow"]
+__all__ = ["RequestWindow", "ResponseReceived"]
 
 cdef object _WindowFull = WindowFull
 cdef object _LocalProtocolError = LocalProtocolError
-cdef object _ResponseReceived = ResponseReceived
 cdef uint32_t _MAX_SEQUENCE = 0x7FFFFFFF
+# Typed, so the C compiler sees a constant: a bare literal this large is a Python int to Cython.
+cdef uint32_t _RESPONSE_BIT = 0x80000000
 # An idle buffer bigger than this is given back to the allocator.
 cdef Py_ssize_t _KEEP_CAPACITY = 1 << 20
 
@@ -63,6 +60,7 @@ cdef class RequestWindow:
     cdef object _refuse
     cdef object _sequence
     cdef uint32_t _next
+    cdef bint _wrapped  # the counter went past 0x7FFFFFFF: numbers may collide with ones in flight
     cdef uint8_t _allowed[MAX_KINDS]
     cdef uint8_t _is_message[MAX_KINDS]
 
@@ -109,7 +107,13 @@ cdef class RequestWindow:
             tries -= 1
             if self._sequence is None:
                 seq = self._next
-                self._next = 1 if seq >= _MAX_SEQUENCE else seq + 1
+                if seq >= _MAX_SEQUENCE:
+                    self._next = 1
+                    self._wrapped = True
+                else:
+                    self._next = seq + 1
+                if not self._wrapped:
+                    return seq  # every number so far was new: none can be in flight
                 key = seq
             else:
                 key = self._sequence()
@@ -227,14 +231,14 @@ cdef class RequestWindow:
         for i in range(n):
             pdu = <Pdu>pdus[i]
             cid = pdu_command_id(pdu)
-            if not (cid & 0x80000000):
+            if not (cid & _RESPONSE_BIT):
                 return i
             key = pdu._seq
             found = PyDict_GetItemWithError(entries, key)
             if found == NULL:
                 return i
             entry = <tuple>found
-            if cid != 0x80000000 and cid != (pdu_command_id(<Pdu>(entry[0])) | 0x80000000):
+            if cid != _RESPONSE_BIT and cid != (pdu_command_id(<Pdu>(entry[0])) | _RESPONSE_BIT):
                 return i  # a response of the wrong command: the session reports it
             events.append(_response_event(entry[0], pdu, entry[1], entry[2]))
             del entries[key]
@@ -259,15 +263,45 @@ cdef int _append(Writer *w, const unsigned char *data, Py_ssize_t n) except -1:
     return 0
 
 
-cdef inline object _response_event(object request, object response, object token, object sent_at):
-    # tuple_subtype_new's work without its Python-level call: allocate and fill in place.
-    cdef object t = PyType_GenericAlloc(<PyTypeObject *>_ResponseReceived, 4)
-    Py_INCREF(request)
-    PyTuple_SET_ITEM(t, 0, request)
-    Py_INCREF(response)
-    PyTuple_SET_ITEM(t, 1, response)
-    Py_INCREF(token)
-    PyTuple_SET_ITEM(t, 2, token)
-    Py_INCREF(sent_at)
-    PyTuple_SET_ITEM(t, 3, sent_at)
-    return t
+@cython.final
+@cython.no_gc
+@cython.freelist(1024)
+@cython.auto_pickle(False)
+cdef class ResponseReceived:
+    """A response matched a request in flight (an event of ``smppfast.session.Session``).
+
+    ``token`` is what ``send`` was given; ``sent_at`` is the ``now`` the request was sent at
+    (for its latency). Built here, once per response on the throughput path: a small C
+    object from a free list, outside the cyclic GC (it holds no reference back to itself;
+    do not store an event on its own token). Its fields are declared in ``_window.pxd``.
+    """
+
+    def __init__(self, request, response, token, double sent_at=0.0):
+        self.request = request
+        self.response = response
+        self.token = token
+        self.sent_at = sent_at
+
+    def __repr__(self):
+        return (
+            f"ResponseReceived(request={self.request!r}, response={self.response!r}, "
+            f"token={self.token!r}, sent_at={self.sent_at!r})"
+        )
+
+    def __eq__(self, other):
+        if type(other) is not ResponseReceived:
+            return NotImplemented
+        cdef ResponseReceived o = <ResponseReceived>other
+        return (self.request == o.request and self.response == o.response
+                and self.token == o.token and self.sent_at == o.sent_at)
+
+    __hash__ = None
+
+
+cdef inline ResponseReceived _response_event(object request, object response, object token, object sent_at):
+    cdef ResponseReceived ev = ResponseReceived.__new__(ResponseReceived)
+    ev.request = request
+    ev.response = response
+    ev.token = token
+    ev.sent_at = <double>sent_at
+    return ev

@@ -526,7 +526,7 @@ class Client:
                     if limiter is not None:
                         count, wait = limiter.take_up_to(count)
                     if count:
-                        batch = new_futures(pending, i, i + count)
+                        batch = new_futures(SubmitFuture, pending, i, i + count)
                         before = session.in_flight
                         try:
                             session.send_batch(pending, i, batch, _monotonic())
@@ -777,15 +777,15 @@ class Client:
         for ev in events:
             t = type(ev)
             if t is ResponseReceived:
-                fut = ev[2]
+                fut = ev.token
                 freed += 1
                 if fut is None:
                     continue
-                response = ev[1]
+                response = ev.response
                 status = int(response.command_status)
                 statuses[status] += 1
                 if status == 0:
-                    latencies.append(now - ev[3])
+                    latencies.append(now - ev.sent_at)
                     if not fut.done():
                         fut.set_result(response)
                 elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:

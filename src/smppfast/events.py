@@ -7,12 +7,14 @@ Do not subclass them; drivers dispatch on the exact type.
 
 from __future__ import annotations
 
-from operator import itemgetter
-from typing import Any, Optional
+from typing import Any, Optional, Union
+
+from . import _window
 
 
 __all__ = [
     "Event",
+    "AnyEvent",
     "Bound",
     "BindRefused",
     "BindRequested",
@@ -87,29 +89,12 @@ class OutbindReceived(Event):
         self.request = request
 
 
-class ResponseReceived(tuple[Any, Any, Any, float], Event):  # type: ignore[misc]  # tuple's hash wins
-    """A response matched a request in flight. ``token`` is what ``send`` was given;
-    ``sent_at`` is the ``now`` the request was sent at (for its latency).
+# A response matched a request in flight: built in C, once per response (see _window.pyx).
+ResponseReceived = _window.ResponseReceived
 
-    A tuple underneath: one is built per response on the throughput path (by the compiled
-    window, which fills it in place), and ``tuple.__new__`` costs a fraction of an
-    ``__init__`` call.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, request: Any, response: Any, token: Any, sent_at: float = 0.0) -> "ResponseReceived":
-        return tuple.__new__(cls, (request, response, token, sent_at))
-
-    request = property(itemgetter(0))
-    response = property(itemgetter(1))
-    token = property(itemgetter(2))
-    sent_at = property(itemgetter(3))
-
-    def __repr__(self) -> str:
-        return (
-            f"ResponseReceived(request={self[0]!r}, response={self[1]!r}, token={self[2]!r}, sent_at={self[3]!r})"
-        )
+#: What a session's methods return a list of: any event above, or a ``ResponseReceived``
+#: (a compiled class, so not an ``Event`` subclass).
+AnyEvent = Union[Event, ResponseReceived]
 
 
 class RequestReceived(Event):

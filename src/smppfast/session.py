@@ -78,7 +78,7 @@ from .events import (
     BindRequested,
     Bound,
     Closed,
-    Event,
+    AnyEvent,
     GenericNackReceived,
     OutbindReceived,
     PduRejected,
@@ -356,12 +356,12 @@ class Session:
         self.state = BINDING
         return pdu
 
-    def unbind(self, now: float) -> list[Event]:
+    def unbind(self, now: float) -> list[AnyEvent]:
         """Start a clean unbind; ``Unbound`` and ``Closed`` follow the unbind_resp (or its timeout).
 
         Not bound yet, there is nothing to unbind: the session closes at once (events returned).
         """
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         if self.state is UNBINDING or self.state is CLOSED:
             return events
         if self.state not in BOUND_STATES:
@@ -418,12 +418,12 @@ class Session:
 
     # -- receiving ----------------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> list[Event]:
+    def receive_data(self, data: bytes, now: float) -> list[AnyEvent]:
         """Feed octets read from the peer; return the events they produce.
 
         ``b""`` means the peer closed the connection.
         """
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         if self.state is CLOSED:
             return events
         if not data:
@@ -456,16 +456,16 @@ class Session:
             self._reject(framing_error, now, events)
         return events
 
-    def receive_pdus(self, pdus: list[Pdu], now: float) -> list[Event]:
+    def receive_pdus(self, pdus: list[Pdu], now: float) -> list[AnyEvent]:
         """``receive_data`` for PDUs the driver already decoded (in the order they arrived)."""
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         if self._state is CLOSED or not pdus:
             return events
         self._last_traffic = now
         self._receive(pdus, now, events)
         return events
 
-    def _receive(self, pdus: list[Pdu], now: float, events: list[Event]) -> None:
+    def _receive(self, pdus: list[Pdu], now: float, events: list[AnyEvent]) -> None:
         # The throughput path: responses matched to their requests in one compiled loop,
         # up to the first PDU that needs the rules below.
         start = self._window.match(pdus, events, now) if pdus else 0
@@ -474,7 +474,7 @@ class Session:
                 break
             self._dispatch(pdus[i], now, events)
 
-    def connection_lost(self, now: float, events: Optional[list[Event]] = None) -> list[Event]:
+    def connection_lost(self, now: float, events: Optional[list[AnyEvent]] = None) -> list[AnyEvent]:
         """Tell the session the transport is gone; fails every request in flight."""
         if events is None:
             events = []
@@ -486,13 +486,13 @@ class Session:
             self._close("connection lost", ConnectionClosedError("the peer closed the connection"), events)
         return events
 
-    def close(self, reason: str = "closed locally") -> list[Event]:
+    def close(self, reason: str = "closed locally") -> list[AnyEvent]:
         """Close at once (no unbind): every request in flight fails."""
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         self._close(reason, ConnectionClosedError(reason), events)
         return events
 
-    def _dispatch(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+    def _dispatch(self, pdu: Pdu, now: float, events: list[AnyEvent]) -> None:
         cid = pdu.command_id
         if cid & _RESPONSE_BIT:
             self._on_response(pdu, now, events)
@@ -526,7 +526,7 @@ class Session:
         else:
             events.append(RequestReceived(pdu))
 
-    def _on_inbound_message(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+    def _on_inbound_message(self, pdu: Pdu, now: float, events: list[AnyEvent]) -> None:
         """A deliver_sm / data_sm to the ESME: a receipt, or (part of) a message."""
         try:
             receipt = receipt_from_pdu(pdu)
@@ -552,7 +552,7 @@ class Session:
         except TypeError:  # no response PDU (outbind, alert_notification)
             self._window.queue(_codec.GenericNack(sequence_number=pdu.sequence_number, command_status=status))
 
-    def _on_response(self, pdu: Pdu, now: float, events: list[Event]) -> None:
+    def _on_response(self, pdu: Pdu, now: float, events: list[AnyEvent]) -> None:
         seq = pdu.sequence_number
         entry = self._in_flight.pop(seq, None)
         if entry is not None:
@@ -570,7 +570,7 @@ class Session:
             return
         log.warning("dropped %s for unknown sequence number %d", type(pdu).__name__, seq)
 
-    def _on_control_response(self, request: Pdu, response: Pdu, now: float, events: list[Event]) -> None:
+    def _on_control_response(self, request: Pdu, response: Pdu, now: float, events: list[AnyEvent]) -> None:
         cid = request.command_id
         status = int(response.command_status)
         if cid in _BIND_STATE_BY_COMMAND:
@@ -589,12 +589,12 @@ class Session:
             self._close("unbound", None, events)
         # enquire_link_resp needs nothing more: any traffic already proves the link alive.
 
-    def _on_unbind(self, pdu: Pdu, events: list[Event]) -> None:
+    def _on_unbind(self, pdu: Pdu, events: list[AnyEvent]) -> None:
         self.respond(pdu)
         events.append(Unbound(by_peer=True))
         self._close("unbound by peer", None, events)
 
-    def _reject(self, err: PduError, now: float, events: list[Event]) -> None:
+    def _reject(self, err: PduError, now: float, events: list[AnyEvent]) -> None:
         if not err.recoverable:
             log.error("framing lost: %s", err)
             self._close(f"framing lost: {err}", RemoteProtocolError(str(err)), events)
@@ -647,9 +647,9 @@ class Session:
                 best = t
         return best
 
-    def handle_deadline(self, now: float) -> list[Event]:
+    def handle_deadline(self, now: float) -> list[AnyEvent]:
         """Fire every timer due at ``now``."""
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         if self.state is CLOSED:
             return events
         in_flight = self._in_flight
@@ -702,7 +702,7 @@ class Session:
     def _send_control(self, pdu: Pdu, now: float, timeout: Optional[float]) -> None:
         self._window.send_control(pdu, now, None if timeout is None else now + timeout)
 
-    def _close(self, reason: str, error: Optional[BaseException], events: list[Event]) -> None:
+    def _close(self, reason: str, error: Optional[BaseException], events: list[AnyEvent]) -> None:
         if self.state is CLOSED:
             return
         self.state = CLOSED

@@ -25,7 +25,7 @@ needs_mypy = pytest.mark.skipif(not HAVE_MYPY, reason="mypy is not installed (pi
 # stubtest allowlist: only what the stub cannot express.
 # The generated PDU classes and their Pdu base inherit Cython's ``__init__(self, *args, **kwargs)``
 # wrapper; the stub gives the real keyword-only parameters (positional arguments raise TypeError).
-PDU_NAMES = ["Pdu", *(name for name, _, _ in _layout.PDUS)]
+PDU_NAMES = ["Pdu", *(name for name, _, _, _ in _layout.PDUS)]
 ALLOWLIST = "smppfast\\._codec\\.(" + "|".join(PDU_NAMES) + ")\\.__init__\n"
 
 
@@ -45,7 +45,7 @@ def test_committed_stub_matches_the_generator(tmp_path: Path) -> None:
 
 def test_stub_covers_every_class_and_field() -> None:
     text = STUB.read_text(encoding="utf-8")
-    for name, _, fields in _layout.PDUS:
+    for name, _, fields, _ in _layout.PDUS:
         assert f"\nclass {name}(Pdu):" in text
         for fname, _, _ in fields:
             assert f"    {fname}: " in text

@@ -68,6 +68,8 @@ from .constants import (
     Status,
     Tlv,
     Ton,
+    format_status,
+    status_description,
 )
 from .errors import (
     BindError,
@@ -160,6 +162,8 @@ __all__ = [
     "RegisteredDelivery",
     "MessageState",
     "INTERFACE_VERSION",
+    "status_description",
+    "format_status",
     # errors
     "SmppError",
     "PduError",

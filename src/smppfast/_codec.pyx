@@ -1,4 +1,3 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
 """SMPP 3.4 PDU classes, encode, decode and the streaming Decoder.
 
 Everything here is driven by the layout table in ``_layout.py``: at import it is

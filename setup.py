@@ -4,6 +4,11 @@ Switches (environment variables):
   SMPPFAST_DEBUG_BUILD=1     -O0 -g3, Cython bounds checks on
   SMPPFAST_CYTHON_TRACE=1    line tracing for coverage
   SMPPFAST_CYTHON_ANNOTATE=1 write the Cython HTML annotation next to each .pyx
+
+The Cython directives live here only: a ``# cython:`` header line in a .pyx would override
+them, and the debug build would silently keep its bounds checks off. Switching between a
+debug and a release build in one tree regenerates the C (the last mode of each is kept in
+build/smppfast-build-mode_*), so a stale C file of the other mode is never compiled.
 """
 
 import os
@@ -42,6 +47,24 @@ def ext(name, sources):
     )
 
 
+MODE = f"debug={int(DEBUG)} trace={int(TRACE)}"
+
+
+def cythonize_for_mode(extension):
+    """cythonize one extension; regenerate its C if it was last generated for another mode."""
+    stamp = os.path.join("build", f"smppfast-build-mode{extension.name.split('.')[-1]}")
+    try:
+        with open(stamp, encoding="ascii") as f:
+            changed = f.read() != MODE
+    except OSError:
+        changed = True  # no record: the C in the tree may be of either mode
+    [result] = cythonize([extension], compiler_directives=directives, annotate=ANNOTATE, force=changed)
+    os.makedirs("build", exist_ok=True)
+    with open(stamp, "w", encoding="ascii") as f:
+        f.write(MODE)
+    return result
+
+
 directives = {
     "language_level": 3,
     "boundscheck": DEBUG,
@@ -70,18 +93,14 @@ class BuildExt(build_ext):
 
 setup(
     cmdclass={"build_ext": BuildExt},
-    ext_modules=cythonize(
-        [
-            e
-            for e in (
-                ext("_codec", []),
-                ext("_window", []),
-                ext("_futures", []),
-                ext("_text", ["csrc/gsm0338.c"]),
-            )
-            if not ONLY or e.name.split(".")[-1] in ONLY
-        ],
-        compiler_directives=directives,
-        annotate=ANNOTATE,
-    ),
+    ext_modules=[
+        cythonize_for_mode(e)
+        for e in (
+            ext("_codec", []),
+            ext("_window", []),
+            ext("_futures", []),
+            ext("_text", ["csrc/gsm0338.c"]),
+        )
+        if not ONLY or e.name.split(".")[-1] in ONLY
+    ],
 )

@@ -35,17 +35,19 @@ CONTRACT_CLASSES = (
     "EnquireLink EnquireLinkResp AlertNotification"
 ).split()
 
-LAYOUTS = {name: (cid, fields) for name, cid, fields in L.PDUS}
+LAYOUTS = {name: (cid, fields) for name, cid, fields, _ in L.PDUS}
 CLASSES = [getattr(smppfast, name) for name in CONTRACT_CLASSES]
 DERIVED = {L.SM: "sm_length", L.DESTS: "number_of_dests", L.UNSUCC: "no_unsuccess"}
 CSTR_FIELDS = [
-    (name, fname, fmax) for name, _, fields in L.PDUS for fname, kind, fmax in fields if kind == L.CSTR
+    (name, fname, fmax) for name, _, fields, _ in L.PDUS for fname, kind, fmax in fields if kind == L.CSTR
 ]
-U8_FIELDS = [(name, fname) for name, _, fields in L.PDUS for fname, kind, _ in fields if kind == L.U8]
+U8_FIELDS = [(name, fname) for name, _, fields, _ in L.PDUS for fname, kind, _ in fields if kind == L.U8]
 PASSWORD_CLASSES = ["BindTransmitter", "BindReceiver", "BindTransceiver", "Outbind"]
-REQUESTS_WITH_RESPONSE = [
-    n for n, cid, _ in L.PDUS if not cid & 0x80000000 and n not in ("Outbind", "AlertNotification")
-]
+# Written out from SMPP 3.4 section 4, not derived from the layout table, so the table is checked.
+REQUESTS_WITH_RESPONSE = (
+    "BindTransmitter BindReceiver BindTransceiver Unbind SubmitSm SubmitMulti DeliverSm DataSm QuerySm "
+    "CancelSm ReplaceSm EnquireLink"
+).split()
 
 
 def sample_value(kind: int, fmax: int, i: int = 0) -> Any:
@@ -340,7 +342,7 @@ def test_decoded_strings_are_latin1() -> None:
 # ---------------------------------------------------------------------------
 # Responses with and without a body
 
-RESPONSES_WITH_BODY = [n for n, cid, f in L.PDUS if cid & 0x80000000 and f]
+RESPONSES_WITH_BODY = [n for n, cid, f, _ in L.PDUS if cid & 0x80000000 and f]
 
 
 @pytest.mark.parametrize("name", RESPONSES_WITH_BODY)
@@ -715,6 +717,45 @@ def test_response_takes_fields() -> None:
 def test_no_response_for_responses_and_unanswered_commands(name: str) -> None:
     with pytest.raises(TypeError):
         getattr(smppfast, name)().response()
+
+
+@pytest.mark.parametrize("name", CONTRACT_CLASSES)
+def test_has_response_is_true_exactly_for_requests_that_are_answered(name: str) -> None:
+    cls = getattr(smppfast, name)
+    expected = name in REQUESTS_WITH_RESPONSE
+    assert cls.has_response is expected
+    pdu = cls(sequence_number=9)
+    assert pdu.has_response is expected
+    assert smppfast.decode(smppfast.encode(pdu)).has_response is expected
+    if expected:
+        assert pdu.response().sequence_number == 9
+    else:
+        with pytest.raises(TypeError, match="has no response PDU"):
+            pdu.response()
+
+
+def test_has_response_comes_from_the_layout_table() -> None:
+    for row in L.PDUS:
+        assert smppfast.PDU_CLASSES[row.command_id].has_response is row.has_response
+        if row.has_response:  # a request with a response has its *_resp row, and is not one itself
+            assert not row.command_id & 0x80000000
+            assert row.command_id | 0x80000000 in smppfast.PDU_CLASSES
+    # Both requests without a response are exceptions the spec names, not responses.
+    assert {r.name for r in L.PDUS if not r.has_response and not r.command_id & 0x80000000} == {
+        "Outbind", "AlertNotification"}
+
+
+def test_has_response_is_inherited_by_user_subclasses() -> None:
+    class MySubmit(SubmitSm):
+        pass
+
+    class MyOutbind(smppfast.Outbind):
+        pass
+
+    assert MySubmit().has_response is True and type(MySubmit().response()) is SubmitSmResp
+    assert MyOutbind().has_response is False
+    with pytest.raises(TypeError):
+        MyOutbind().response()
 
 
 # ---------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def pdu_strategy(name: str, cid: int, fields: tuple[Any, ...]) -> st.SearchStrat
     )
 
 
-STRATEGIES = {name: pdu_strategy(name, cid, fields) for name, cid, fields in L.PDUS}
+STRATEGIES = {name: pdu_strategy(name, cid, fields) for name, cid, fields, _ in L.PDUS}
 
 #: Any valid PDU of any class (used by test_decoder.py for streams).
 any_pdu = st.one_of(*STRATEGIES.values())

@@ -25,7 +25,7 @@ needs_mypy = pytest.mark.skipif(not HAVE_MYPY, reason="mypy is not installed (pi
 # stubtest allowlist: only what the stub cannot express.
 # The generated PDU classes and their Pdu base inherit Cython's ``__init__(self, *args, **kwargs)``
 # wrapper; the stub gives the real keyword-only parameters (positional arguments raise TypeError).
-PDU_NAMES = ["Pdu", *(name for name, _, _ in _layout.PDUS)]
+PDU_NAMES = ["Pdu", *(name for name, _, _, _ in _layout.PDUS)]
 ALLOWLIST = "smppfast\\._codec\\.(" + "|".join(PDU_NAMES) + ")\\.__init__\n"
 
 
@@ -45,7 +45,7 @@ def test_committed_stub_matches_the_generator(tmp_path: Path) -> None:
 
 def test_stub_covers_every_class_and_field() -> None:
     text = STUB.read_text(encoding="utf-8")
-    for name, _, fields in _layout.PDUS:
+    for name, _, fields, _ in _layout.PDUS:
         assert f"\nclass {name}(Pdu):" in text
         for fname, _, _ in fields:
             assert f"    {fname}: " in text
@@ -57,6 +57,14 @@ def test_stub_covers_every_class_and_field() -> None:
                    "unsuccess_sme: list[UnsuccessSme]", "short_message: bytes"):
         assert public in text, public
     assert set(smppfast._codec.__all__) <= set(text.split('"'))
+    assert "has_response: ClassVar[bool]" in text
+
+
+def test_stub_keeps_internals_out() -> None:
+    # The request window and its registration hooks are not part of the codec's interface.
+    text = STUB.read_text(encoding="utf-8")
+    for internal in ("RequestWindow", "_register_future_class", "_set_response_event_class", "@generated"):
+        assert internal not in text, internal
 
 
 @needs_mypy
@@ -72,6 +80,7 @@ def test_stubtest(tmp_path: Path) -> None:
 
 
 GOOD_USE = """
+from typing import Literal
 import {mod} as smppfast
 from {mod} import SubmitSm, SubmitSmResp, SmeAddress, DistributionList, Decoder
 
@@ -86,6 +95,9 @@ back: smppfast.Pdu = smppfast.decode(data)
 got: list[smppfast.Pdu] = Decoder(max_pdu_size=1024).feed(memoryview(data))
 cid: int = SubmitSm.command_id
 names: tuple[str, ...] = SubmitSm.fields
+answered: Literal[True] = SubmitSm.has_response
+unanswered: Literal[False] = smppfast.AlertNotification.has_response
+any_pdu: bool = back.has_response
 """
 
 BAD_USE = """

@@ -56,6 +56,7 @@ from ._text import (
     split_text,
     unpack_septets,
 )
+from ._version import __version__ as __version__
 from .client import Client, ClientStats, MessageHandle, RateLimiter
 from .constants import (
     INTERFACE_VERSION,
@@ -68,6 +69,8 @@ from .constants import (
     Status,
     Tlv,
     Ton,
+    format_status,
+    status_description,
 )
 from .errors import (
     BindError,
@@ -85,7 +88,6 @@ from .errors import (
 from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt, ReceiptError, message_ids_match, parse_receipt, receipt_from_pdu
 
-__version__ = "0.1.0"
 
 __all__ = [
     # codec
@@ -160,6 +162,8 @@ __all__ = [
     "RegisteredDelivery",
     "MessageState",
     "INTERFACE_VERSION",
+    "status_description",
+    "format_status",
     # errors
     "SmppError",
     "PduError",

@@ -1,4 +1,3 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
 """SMPP 3.4 PDU classes, encode, decode and the streaming Decoder.
 
 Everything here is driven by the layout table in ``_layout.py``: at import it is
@@ -105,14 +104,13 @@ cdef struct Layout:
     uint32_t command_id
     int nfields
     bint is_response
+    bint has_response  # a request answered by a response PDU (the layout table's column)
     FieldDef fields[MAX_FIELDS]
 
 cdef Layout _layouts[MAX_KINDS]
 cdef int _nkinds = 0
 cdef list _classes = [None]          # kind -> class
 cdef list _field_names = [()]        # kind -> tuple of field names
-cdef list _field_status = [()]       # kind -> tuple of nack statuses per field
-cdef dict _name_index = {}           # (kind, name) lookups: kind -> {name: field index}
 cdef list _name_maps = [None]
 
 # command_id -> kind: requests and responses share the low bits.
@@ -169,7 +167,8 @@ cdef class Pdu:
     """Base of every SMPP PDU class. Not instantiated directly.
 
     Subclasses are generated from the layout table; each has ``command_id``, ``fields``
-    (the body field names in wire order) and one attribute per SMPP 3.4 field.
+    (the body field names in wire order), ``has_response`` (a request answered by a
+    response PDU) and one attribute per SMPP 3.4 field.
     """
 
     # Its C fields (_seq, _status, _kind, _body, _u8, _obj, _tlvs) are declared in _codec.pxd.
@@ -251,10 +250,13 @@ cdef class Pdu:
         return out
 
     def response(self, **fields):
-        """Make this request's response PDU, with the same sequence_number."""
+        """Make this request's response PDU, with the same sequence_number.
+
+        Raises TypeError when the PDU has none (``has_response`` is false).
+        """
         _check_kind(self)
         cdef Layout *lay = &_layouts[self._kind]
-        if lay.is_response or self.command_id in (0x0000000B, 0x00000102):
+        if not lay.has_response:
             raise TypeError(f"{type(self).__name__} has no response PDU")
         cls = _classes[_kind_resp[lay.command_id & 0x3FF]]
         resp = cls(**fields)
@@ -1238,7 +1240,7 @@ _TLV_CODES = {_layout.INT1: T_INT1, _layout.INT2: T_INT2, _layout.INT4: T_INT4,
               _layout.TLV_CSTR: T_CSTR, _layout.OCTETS: T_OCTETS}
 
 
-cdef object _build_class(str name, uint32_t command_id, tuple fields):
+cdef object _build_class(str name, uint32_t command_id, tuple fields, bint has_response):
     global _nkinds
     _nkinds += 1
     cdef int kind = _nkinds
@@ -1248,11 +1250,13 @@ cdef object _build_class(str name, uint32_t command_id, tuple fields):
     lay.command_id = command_id
     lay.nfields = len(fields)
     lay.is_response = (command_id & 0x80000000) != 0
+    lay.has_response = has_response
     ns = {
         "__slots__": (),
         "__module__": "smppfast",
         "__qualname__": name,
         "command_id": command_id,
+        "has_response": has_response,
         "fields": tuple(f[0] for f in fields),
         "_kind": kind,
         "__doc__": f"SMPP 3.4 {Command(command_id).name.lower()} PDU (command_id 0x{command_id:08X}).\n\n"
@@ -1312,8 +1316,8 @@ cdef void _build_tlv_table() except *:
 
 _build_tlv_table()
 PDU_CLASSES = {}
-for _name, _cid, _fields in _layout.PDUS:
-    PDU_CLASSES[_cid] = globals()[_name] = _build_class(_name, _cid, _fields)
+for _name, _cid, _fields, _has_response in _layout.PDUS:
+    PDU_CLASSES[_cid] = globals()[_name] = _build_class(_name, _cid, _fields, _has_response)
     __all__.append(_name)
 
 

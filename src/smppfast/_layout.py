@@ -1,9 +1,12 @@
 """THE table of SMPP 3.4 PDU layouts: the single source of truth for the codec.
 
-Each PDU is (class name, command_id, mandatory body fields in wire order). A field is
-(name, kind, max) where ``max`` is the spec's maximum size in octets, the C-Octet
-string terminator included (SMPP 3.4 section 4). The compiled codec turns this table
-into C arrays at import; encode, decode, validation, ``repr`` and the stubs follow from it.
+Each PDU is a ``PduLayout``: (class name, command_id, mandatory body fields in wire order,
+has_response). A field is (name, kind, max) where ``max`` is the spec's maximum size in
+octets, the C-Octet string terminator included (SMPP 3.4 section 4). ``has_response`` says
+whether the PDU is a request that the peer answers with a response PDU: every request but
+outbind and alert_notification (SMPP 3.4 sections 4.1.7 and 4.12). The compiled codec turns
+this table into C arrays at import; encode, decode, validation, ``repr``, ``Pdu.response()``,
+``has_response`` and the stubs follow from it.
 
 Kinds:
   U8      1-octet Integer
@@ -16,12 +19,23 @@ Kinds:
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 from .constants import Tlv
 
 U8, CSTR, SM, DESTS, UNSUCC = 1, 2, 3, 4, 5
 
 Field = tuple[str, int, int]  # (name, kind, max)
+
+
+class PduLayout(NamedTuple):
+    """One row of the table."""
+
+    name: str
+    command_id: int
+    fields: tuple[Field, ...]
+    has_response: bool
+
 
 _SERVICE_TYPE = ("service_type", CSTR, 6)
 _SCHEDULE = ("schedule_delivery_time", CSTR, 17)
@@ -75,26 +89,31 @@ _DATA_SM = (
     ("data_coding", U8, 1),
 )
 
-PDUS: tuple[tuple[str, int, tuple[Field, ...]], ...] = (
-    ("GenericNack", 0x80000000, ()),
-    ("BindReceiver", 0x00000001, _BIND),
-    ("BindReceiverResp", 0x80000001, _BIND_RESP),
-    ("BindTransmitter", 0x00000002, _BIND),
-    ("BindTransmitterResp", 0x80000002, _BIND_RESP),
-    ("QuerySm", 0x00000003, (_MESSAGE_ID, *_addr("source_addr", "source_addr", 21))),
-    (
+# has_response: a request that the peer answers with its *_resp PDU. Responses (generic_nack
+# included) have none, and neither have outbind (answered by a bind) and alert_notification.
+RESP, NO_RESP = True, False
+
+PDUS: tuple[PduLayout, ...] = (
+    PduLayout("GenericNack", 0x80000000, (), NO_RESP),
+    PduLayout("BindReceiver", 0x00000001, _BIND, RESP),
+    PduLayout("BindReceiverResp", 0x80000001, _BIND_RESP, NO_RESP),
+    PduLayout("BindTransmitter", 0x00000002, _BIND, RESP),
+    PduLayout("BindTransmitterResp", 0x80000002, _BIND_RESP, NO_RESP),
+    PduLayout("QuerySm", 0x00000003, (_MESSAGE_ID, *_addr("source_addr", "source_addr", 21)), RESP),
+    PduLayout(
         "QuerySmResp",
         0x80000003,
         (_MESSAGE_ID, ("final_date", CSTR, 17), ("message_state", U8, 1), ("error_code", U8, 1)),
+        NO_RESP,
     ),
-    ("SubmitSm", 0x00000004, _SM_BODY),
-    ("SubmitSmResp", 0x80000004, (_MESSAGE_ID,)),
-    ("DeliverSm", 0x00000005, _SM_BODY),
+    PduLayout("SubmitSm", 0x00000004, _SM_BODY, RESP),
+    PduLayout("SubmitSmResp", 0x80000004, (_MESSAGE_ID,), NO_RESP),
+    PduLayout("DeliverSm", 0x00000005, _SM_BODY, RESP),
     # SMPP 3.4 says deliver_sm_resp.message_id is unused and NULL; it is still a field.
-    ("DeliverSmResp", 0x80000005, (_MESSAGE_ID,)),
-    ("Unbind", 0x00000006, ()),
-    ("UnbindResp", 0x80000006, ()),
-    (
+    PduLayout("DeliverSmResp", 0x80000005, (_MESSAGE_ID,), NO_RESP),
+    PduLayout("Unbind", 0x00000006, (), RESP),
+    PduLayout("UnbindResp", 0x80000006, (), NO_RESP),
+    PduLayout(
         "ReplaceSm",
         0x00000007,
         (
@@ -106,9 +125,10 @@ PDUS: tuple[tuple[str, int, tuple[Field, ...]], ...] = (
             ("sm_default_msg_id", U8, 1),
             _SHORT_MESSAGE,
         ),
+        RESP,
     ),
-    ("ReplaceSmResp", 0x80000007, ()),
-    (
+    PduLayout("ReplaceSmResp", 0x80000007, (), NO_RESP),
+    PduLayout(
         "CancelSm",
         0x00000008,
         (
@@ -117,22 +137,26 @@ PDUS: tuple[tuple[str, int, tuple[Field, ...]], ...] = (
             *_addr("source_addr", "source_addr", 21),
             *_addr("dest_addr", "destination_addr", 21),
         ),
+        RESP,
     ),
-    ("CancelSmResp", 0x80000008, ()),
-    ("BindTransceiver", 0x00000009, _BIND),
-    ("BindTransceiverResp", 0x80000009, _BIND_RESP),
-    ("Outbind", 0x0000000B, (("system_id", CSTR, 16), ("password", CSTR, 9))),
-    ("EnquireLink", 0x00000015, ()),
-    ("EnquireLinkResp", 0x80000015, ()),
-    ("SubmitMulti", 0x00000021, _SUBMIT_MULTI),
-    ("SubmitMultiResp", 0x80000021, (_MESSAGE_ID, ("unsuccess_sme", UNSUCC, 255))),
-    (
+    PduLayout("CancelSmResp", 0x80000008, (), NO_RESP),
+    PduLayout("BindTransceiver", 0x00000009, _BIND, RESP),
+    PduLayout("BindTransceiverResp", 0x80000009, _BIND_RESP, NO_RESP),
+    # The SMSC asks the ESME to bind; the answer is a bind request, not a response (section 4.1.7).
+    PduLayout("Outbind", 0x0000000B, (("system_id", CSTR, 16), ("password", CSTR, 9)), NO_RESP),
+    PduLayout("EnquireLink", 0x00000015, (), RESP),
+    PduLayout("EnquireLinkResp", 0x80000015, (), NO_RESP),
+    PduLayout("SubmitMulti", 0x00000021, _SUBMIT_MULTI, RESP),
+    PduLayout("SubmitMultiResp", 0x80000021, (_MESSAGE_ID, ("unsuccess_sme", UNSUCC, 255)), NO_RESP),
+    # SMPP 3.4 section 4.12: alert_notification has no response.
+    PduLayout(
         "AlertNotification",
         0x00000102,
         (*_addr("source_addr", "source_addr", 65), *_addr("esme_addr", "esme_addr", 65)),
+        NO_RESP,
     ),
-    ("DataSm", 0x00000103, _DATA_SM),
-    ("DataSmResp", 0x80000103, (_MESSAGE_ID,)),
+    PduLayout("DataSm", 0x00000103, _DATA_SM, RESP),
+    PduLayout("DataSmResp", 0x80000103, (_MESSAGE_ID,), NO_RESP),
 )
 
 # Derived length fields: readable attributes, never set by hand.

@@ -1,4 +1,3 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
 """Text codecs for SMPP short messages: data_coding choice, part counting, splitting.
 
 The per-character work is done in C (``csrc/gsm0338.c``) straight on the

@@ -41,7 +41,7 @@ from ._codec import Pdu, SubmitSm
 from ._future import SubmitFuture
 from ._futures import LatencyRing, new_futures, settle
 from ._text import split_text
-from .constants import Status
+from .constants import Status, format_status
 from .errors import (
     BindError,
     CommandStatusError,
@@ -834,7 +834,7 @@ class Client:
                     self._refresh_open()
                 self._bind_done.set()
             elif t is BindRefused:
-                self._bind_result = BindError(ev.status, ev.response, f"bind refused: {_status_text(ev.status)}")
+                self._bind_result = BindError(ev.status, ev.response, f"bind refused: {format_status(ev.status)}")
                 self._bind_done.set()
             elif t is Closed:
                 with self._lock:
@@ -972,10 +972,3 @@ def _shutdown(sock: _Transport) -> None:
         sock.close()
     except OSError:
         pass
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{Status(status).name} (0x{status:08X})"
-    except ValueError:
-        return f"0x{status:08X}"

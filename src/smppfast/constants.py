@@ -19,6 +19,10 @@ __all__ = [
     "RegisteredDelivery",
     "MessageState",
     "INTERFACE_VERSION",
+    "status_description",
+    "format_status",
+    "VENDOR_STATUSES",
+    "status_name",
 ]
 
 #: interface_version sent in bind requests: SMPP 3.4.
@@ -108,6 +112,103 @@ class Status(IntEnum):
     ESME_RINVOPTPARAMVAL = 0x000000C4
     ESME_RDELIVERYFAILURE = 0x000000FE
     ESME_RUNKNOWNERR = 0x000000FF
+
+    @property
+    def description(self) -> str:
+        """The SMPP 3.4 table's plain-language description (``status_description``)."""
+        return _STATUS_DESCRIPTIONS[self]
+
+
+# The descriptions of the SMPP 3.4 command_status table (section 5.1.3), one per Status member.
+_STATUS_DESCRIPTIONS: dict[int, str] = {
+    Status.ESME_ROK: "No Error",
+    Status.ESME_RINVMSGLEN: "Message Length is invalid",
+    Status.ESME_RINVCMDLEN: "Command Length is invalid",
+    Status.ESME_RINVCMDID: "Invalid Command ID",
+    Status.ESME_RINVBNDSTS: "Incorrect BIND Status for given command",
+    Status.ESME_RALYBND: "ESME Already in Bound State",
+    Status.ESME_RINVPRTFLG: "Invalid Priority Flag",
+    Status.ESME_RINVREGDLVFLG: "Invalid Registered Delivery Flag",
+    Status.ESME_RSYSERR: "System Error",
+    Status.ESME_RINVSRCADR: "Invalid Source Address",
+    Status.ESME_RINVDSTADR: "Invalid Dest Addr",
+    Status.ESME_RINVMSGID: "Message ID is invalid",
+    Status.ESME_RBINDFAIL: "Bind Failed",
+    Status.ESME_RINVPASWD: "Invalid Password",
+    Status.ESME_RINVSYSID: "Invalid System ID",
+    Status.ESME_RCANCELFAIL: "Cancel SM Failed",
+    Status.ESME_RREPLACEFAIL: "Replace SM Failed",
+    Status.ESME_RMSGQFUL: "Message Queue Full",
+    Status.ESME_RINVSERTYP: "Invalid Service Type",
+    Status.ESME_RINVNUMDESTS: "Invalid number of destinations",
+    Status.ESME_RINVDLNAME: "Invalid Distribution List name",
+    Status.ESME_RINVDESTFLAG: "Destination flag is invalid (submit_multi)",
+    Status.ESME_RINVSUBREP: "Invalid 'submit with replace' request (i.e. submit_sm with replace_if_present_flag set)",
+    Status.ESME_RINVESMCLASS: "Invalid esm_class field data",
+    Status.ESME_RCNTSUBDL: "Cannot Submit to Distribution List",
+    Status.ESME_RSUBMITFAIL: "submit_sm or submit_multi failed",
+    Status.ESME_RINVSRCTON: "Invalid Source address TON",
+    Status.ESME_RINVSRCNPI: "Invalid Source address NPI",
+    Status.ESME_RINVDSTTON: "Invalid Destination address TON",
+    Status.ESME_RINVDSTNPI: "Invalid Destination address NPI",
+    Status.ESME_RINVSYSTYP: "Invalid system_type field",
+    Status.ESME_RINVREPFLAG: "Invalid replace_if_present flag",
+    Status.ESME_RINVNUMMSGS: "Invalid number of messages",
+    Status.ESME_RTHROTTLED: "Throttling error (ESME has exceeded allowed message limits)",
+    Status.ESME_RINVSCHED: "Invalid Scheduled Delivery Time",
+    Status.ESME_RINVEXPIRY: "Invalid message validity period (Expiry time)",
+    Status.ESME_RINVDFTMSGID: "Predefined Message Invalid or Not Found",
+    Status.ESME_RX_T_APPN: "ESME Receiver Temporary App Error Code",
+    Status.ESME_RX_P_APPN: "ESME Receiver Permanent App Error Code",
+    Status.ESME_RX_R_APPN: "ESME Receiver Reject Message Error Code",
+    Status.ESME_RQUERYFAIL: "query_sm request failed",
+    Status.ESME_RINVOPTPARSTREAM: "Error in the optional part of the PDU Body",
+    Status.ESME_ROPTPARNOTALLWD: "Optional Parameter not allowed",
+    Status.ESME_RINVPARLEN: "Invalid Parameter Length",
+    Status.ESME_RMISSINGOPTPARAM: "Expected Optional Parameter missing",
+    Status.ESME_RINVOPTPARAMVAL: "Invalid Optional Parameter Value",
+    Status.ESME_RDELIVERYFAILURE: "Delivery Failure (used for data_sm_resp)",
+    Status.ESME_RUNKNOWNERR: "Unknown Error",
+}
+
+#: command_status values reserved for SMSC vendor-specific errors (SMPP 3.4 section 5.1.3).
+VENDOR_STATUSES = range(0x400, 0x500)
+
+
+def status_description(status: int) -> str:
+    """The plain-language meaning of a command_status, as in the SMPP 3.4 table (section 5.1.3).
+
+    ``"Vendor-specific"`` for 0x400-0x4FF (the SMSC vendor's own errors), ``"Reserved"`` for any
+    other 32-bit value the specification does not assign, ``""`` for a value that is no
+    command_status at all (negative or wider than 32 bits).
+    """
+    text = _STATUS_DESCRIPTIONS.get(status)
+    if text is not None:
+        return text
+    if status in VENDOR_STATUSES:
+        return "Vendor-specific"
+    return "Reserved" if 0 <= status <= 0xFFFFFFFF else ""
+
+
+def status_name(status: int) -> str:
+    """A command_status's short name: ``"ESME_RTHROTTLED"``, or for a value the specification
+    does not name ``"0x00000401 (vendor-specific)"`` / ``"0x00000599 (unknown status)"``."""
+    if status in _STATUS_DESCRIPTIONS:
+        return Status(status).name
+    kind = "vendor-specific" if status in VENDOR_STATUSES else "unknown status"
+    return f"0x{status:08X} ({kind})" if status >= 0 else f"{status} ({kind})"
+
+
+def format_status(status: int) -> str:
+    """A command_status for people: its name, hex value and description, in one line.
+
+    ``"ESME_RINVPASWD (0x0000000E): Invalid Password"``; a value the specification does not
+    name gives ``"0x00000401 (vendor-specific)"`` (0x400-0x4FF) or ``"0x00000599 (unknown status)"``.
+    """
+    text = _STATUS_DESCRIPTIONS.get(status)
+    if text is not None:
+        return f"{Status(status).name} (0x{status:08X}): {text}"
+    return status_name(status)
 
 
 class Tlv(IntEnum):

@@ -97,11 +97,14 @@ class CommandStatusError(SmppError):
     known) and ``response`` the response PDU itself.
     """
 
+    #: The default message starts with this, then ``format_status(status)``.
+    _what_failed = "command failed with status"
+
     def __init__(self, status: int, response: Any = None, message: Optional[str] = None) -> None:
         self.status = status
         self.response = response
         if message is None:
-            message = f"command failed with status {_status_name(status)}"
+            message = f"{self._what_failed} {_format_status(status)}"
         super().__init__(message)
 
     def __reduce__(self) -> Any:
@@ -110,6 +113,8 @@ class CommandStatusError(SmppError):
 
 class BindError(CommandStatusError):
     """The SMSC refused the bind (wrong password, already bound, ...)."""
+
+    _what_failed = "bind refused with status"
 
 
 class SmppTimeoutError(SmppError, TimeoutError):
@@ -132,10 +137,7 @@ class ConnectionClosedError(SmppError, ConnectionError):
         self.maybe_accepted = maybe_accepted
 
 
-def _status_name(status: int) -> str:
-    try:
-        from .constants import Status  # local import: errors.py stays a leaf module
+def _format_status(status: int) -> str:
+    from .constants import format_status  # local import: errors.py stays a leaf module
 
-        return f"{Status(status).name} (0x{status:08X})"
-    except (ImportError, ValueError):
-        return f"0x{status:08X}"
+    return format_status(status)

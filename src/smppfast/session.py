@@ -547,9 +547,9 @@ class Session:
             events.append(MessageIncomplete(lost))
 
     def _refuse_request(self, pdu: Pdu, status: int) -> None:
-        try:
+        if pdu.has_response:
             self.respond(pdu, status=status)
-        except TypeError:  # no response PDU (outbind, alert_notification)
+        else:  # outbind, alert_notification: a generic_nack is all that can say no
             self._window.queue(_codec.GenericNack(sequence_number=pdu.sequence_number, command_status=status))
 
     def _on_response(self, pdu: Pdu, now: float, events: list[AnyEvent]) -> None:

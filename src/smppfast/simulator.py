@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Union
 
 from . import _codec
 from ._text import encode_text
+from ._tls import MemoryTls
 from .constants import Command, MessageState, Status, Tlv
 from .events import (
     BindRequested,
@@ -126,7 +127,7 @@ class Faults:
 class _Conn:
     __slots__ = (
         "sock", "session", "decoder", "out", "submits", "peer", "writing", "closing", "hung_up", "deadline", "backlog",
-        "tls", "tls_in", "tls_out", "raw_out",
+        "tls", "raw_out",
     )
 
     def __init__(self, sock: socket.socket, session: Session, peer: Any) -> None:
@@ -144,11 +145,9 @@ class _Conn:
         self.deadline: Optional[float] = None
         # deliver_sm waiting for a free window slot.
         self.backlog: Deque[_codec.Pdu] = collections.deque()
-        # TLS: an SSLObject over memory buffers, so the non-blocking loop drives it like any
+        # TLS over memory buffers (sans-IO), so the non-blocking loop drives it like any
         # other protocol. ``out`` stays plaintext; ``raw_out`` holds the records to send.
-        self.tls: Optional[ssl.SSLObject] = None
-        self.tls_in: Optional[ssl.MemoryBIO] = None
-        self.tls_out: Optional[ssl.MemoryBIO] = None
+        self.tls: Optional[MemoryTls] = None
         self.raw_out = bytearray()
 
 
@@ -516,8 +515,7 @@ class Simulator:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock, Session("smsc", now=time.monotonic(), **self._session_args), peer)
             if self.ssl_context is not None:
-                conn.tls_in, conn.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-                conn.tls = self.ssl_context.wrap_bio(conn.tls_in, conn.tls_out, server_side=True)
+                conn.tls = MemoryTls(self.ssl_context, server_side=True)
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
             self.connections_total += 1
@@ -718,18 +716,14 @@ class Simulator:
 
     def _decrypt(self, conn: _Conn, raw: bytes) -> Optional[bytes]:
         """Feed TLS records in; the plaintext they held (b"" at close_notify), or None for none yet."""
-        assert conn.tls is not None and conn.tls_in is not None
-        conn.tls_in.write(raw)
+        assert conn.tls is not None
+        conn.tls.feed(raw)
         chunks = []
         try:
-            if conn.tls.version() is None:  # still handshaking
-                conn.tls.do_handshake()
-            while True:
-                chunks.append(conn.tls.read(_RECV_SIZE))
-        except ssl.SSLWantReadError:
-            pass
-        except ssl.SSLZeroReturnError:
-            return b""
+            while (chunk := conn.tls.read(_RECV_SIZE)) is not None:
+                if not chunk:  # close_notify
+                    return b""
+                chunks.append(chunk)
         except ssl.SSLError as err:
             log.warning("TLS with %s failed: %s", conn.peer, err)
             self._move_records(conn)
@@ -741,11 +735,11 @@ class Simulator:
         return data or None
 
     def _move_records(self, conn: _Conn) -> None:
-        assert conn.tls is not None and conn.tls_out is not None
-        if conn.out and conn.tls.version() is not None:
-            conn.tls.write(bytes(conn.out))
+        assert conn.tls is not None
+        if conn.out and conn.tls.handshake_done:
+            conn.raw_out += conn.tls.encrypt(bytes(conn.out))
             del conn.out[:]
-        conn.raw_out += conn.tls_out.read()
+        conn.raw_out += conn.tls.take_records()
 
     def _flush(self, conn: _Conn) -> None:
         if conn.tls is not None:
@@ -911,9 +905,9 @@ class Simulator:
                 session.respond(req)
         else:
             # Anything else the state table let through still gets an answer.
-            try:
+            if req.has_response:
                 session.respond(req, status=Status.ESME_RINVCMDID)
-            except TypeError:
+            else:
                 conn.out += _HEADER.pack(16, _GENERIC_NACK, Status.ESME_RINVCMDID, req.sequence_number)
 
     def _strip_unbind_resp(self, conn: _Conn) -> None:

@@ -12,7 +12,7 @@ import sys
 from typing import Callable, Optional, TypeAlias, TypeVar
 
 from ..client import Client
-from ..constants import DataCoding, Npi, Status, Ton
+from ..constants import DataCoding, Npi, Status, Ton, format_status, status_name
 from ..errors import BindError, ConnectionClosedError, SmppTimeoutError
 from ..receipt import DeliveryReceipt
 
@@ -44,11 +44,7 @@ def _out(line: str = "") -> None:
 
 def _status_name(status: int) -> str:
     """The one place the command line names a command_status (every subcommand calls this)."""
-    try:
-        return Status(status).name
-    except ValueError:
-        kind = "vendor-specific" if 0x400 <= status <= 0x4FF else "unknown"
-        return f"0x{status:08X} ({kind})"
+    return status_name(status)
 
 
 def _format_receipt(receipt: DeliveryReceipt) -> str:
@@ -196,7 +192,7 @@ def _connect(client: Client) -> None:
     try:
         client.connect()
     except BindError as err:
-        raise CliError(f"bind refused by {where}: {_status_name(err.status)}", EXIT_BIND_REFUSED) from None
+        raise CliError(f"bind refused by {where}: {format_status(err.status)}", EXIT_BIND_REFUSED) from None
     except SmppTimeoutError:
         raise CliError(f"{where} accepted the connection but never answered the bind") from None
     except ConnectionClosedError as err:

@@ -667,3 +667,31 @@ def test_peer_enquire_link_answered_automatically() -> None:
 
 def test_bound_states_constant() -> None:
     assert BOUND_STATES == {SessionState.BOUND_TX, SessionState.BOUND_RX, SessionState.BOUND_TRX}
+
+
+def test_everything_sent_leaves_through_one_ordered_buffer() -> None:
+    # Requests, automatic answers, responses and pre-encoded octets queue in one buffer, in
+    # the order they were queued; output_size says how much waits.
+    pair = SessionPair(esme={"window": 5})
+    pair.bind()
+    assert pair.esme.output_size == 0 and pair.esme.data_to_send() == b""
+    first = pair.send(token="a")
+    raw = smppfast.encode(smppfast.EnquireLinkResp(sequence_number=77))
+    pair.esme.queue_bytes(raw)
+    second = pair.send(token="b")
+    size = pair.esme.output_size
+    data = pair.esme.data_to_send()
+    assert len(data) == size and pair.esme.output_size == 0
+    pdus = decode_all(data)
+    assert [p.sequence_number for p in pdus] == [first, 77, second]
+    assert [p.command_id for p in pdus] == [Command.SUBMIT_SM, Command.ENQUIRE_LINK_RESP, Command.SUBMIT_SM]
+
+
+def test_a_pdu_that_fails_to_encode_leaves_nothing_in_the_buffer() -> None:
+    pair = SessionPair()
+    pair.bind()
+    pair.send(token="a")
+    before = pair.esme.output_size
+    with pytest.raises(PduError):
+        pair.send(smppfast.SubmitSm(short_message=b"x" * 300), token="b")
+    assert pair.esme.output_size == before and pair.esme.in_flight == 1

@@ -33,6 +33,8 @@ cdef struct Writer:
 
 # Append ``pdu``'s wire bytes to ``w`` (on error ``w`` is left as it was).
 cdef int encode_into(Writer *w, Pdu pdu) except -1
+# Append ``n`` octets that are already encoded, growing ``w`` as encode_into does.
+cdef int write_raw(Writer *w, const unsigned char *data, Py_ssize_t n) except -1
 # The command_id of a PDU's class; the kind (a small index) of a command_id, or raise.
 cdef uint32_t pdu_command_id(Pdu pdu) noexcept
 cdef int command_kind(uint32_t command_id) except -1

@@ -634,6 +634,10 @@ cdef inline int _put_raw(Writer *w, const void *data, Py_ssize_t n) except -1:
     return 0
 
 
+cdef int write_raw(Writer *w, const unsigned char *data, Py_ssize_t n) except -1:
+    return _put_raw(w, data, n)
+
+
 cdef object _encode_error(Pdu pdu, str field, str message):
     return _pdu_error(message, field, None, _layouts[pdu._kind].command_id, pdu._seq, True, 0)
 

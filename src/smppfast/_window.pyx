@@ -13,12 +13,11 @@ request's ``ResponseReceived`` (or to the session, on a timeout or a close).
 
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Free
 from cpython.object cimport PyObject
 from libc.stdint cimport uint8_t, uint32_t
-from libc.string cimport memcpy
 
-from ._codec cimport MAX_KINDS, Pdu, Writer, command_kind, encode_into, pdu_command_id
+from ._codec cimport MAX_KINDS, Pdu, Writer, command_kind, encode_into, pdu_command_id, write_raw
 
 from .errors import LocalProtocolError, WindowFull
 
@@ -194,7 +193,7 @@ cdef class RequestWindow:
         cdef const unsigned char[:] view = data
         cdef Py_ssize_t n = view.shape[0]
         if n:
-            _append(&self._out, &view[0], n)
+            write_raw(&self._out, &view[0], n)
 
     @property
     def output_size(self):
@@ -243,24 +242,6 @@ cdef class RequestWindow:
             events.append(_response_event(entry[0], pdu, entry[1], entry[2]))
             del entries[key]
         return n
-
-
-cdef int _append(Writer *w, const unsigned char *data, Py_ssize_t n) except -1:
-    cdef Py_ssize_t need = w.len + n
-    cdef Py_ssize_t cap
-    cdef unsigned char *nb
-    if need > w.cap:
-        cap = w.cap * 2
-        if cap < need:
-            cap = need
-        nb = <unsigned char *>PyMem_Realloc(w.buf, cap)
-        if nb == NULL:
-            raise MemoryError()
-        w.buf = nb
-        w.cap = cap
-    memcpy(w.buf + w.len, data, n)
-    w.len = need
-    return 0
 
 
 @cython.final

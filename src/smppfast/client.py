@@ -915,7 +915,10 @@ class Client:
                 self._answer(session, request, 0)
             return
         with self._inbox_lock:
-            while not self._inbox_stop:
+            # Only the reader waits for room (its deliver_sm are what the bound is for); an
+            # unfinished message from the timer thread, which must keep the timers running,
+            # goes in at once (reassembly's own caps bound those).
+            while request is not None and not self._inbox_stop:
                 waiting = len(self._inbox)
                 if waiting < self.callback_queue:
                     break

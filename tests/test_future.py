@@ -96,3 +96,55 @@ def test_racing_resolution_against_parking_never_loses_a_wakeup() -> None:
         t.start()
         assert fut.result(timeout=5) == i
         t.join()
+
+
+# -- settle: the client's compiled resolution of a received buffer's responses -------------
+
+from smppfast import SubmitSm, SubmitSmResp  # noqa: E402
+from smppfast._futures import LatencyRing, new_futures, settle  # noqa: E402
+from smppfast.events import ResponseReceived, RequestTimedOut  # noqa: E402
+
+
+def _response(fut: SubmitFuture, status: int = 0) -> ResponseReceived:
+    return ResponseReceived(fut.request, SubmitSmResp(message_id="m", command_status=status), fut, 1.0)
+
+
+def test_settle_resolves_unwatched_and_parked_futures_and_leaves_the_rest_in_order() -> None:
+    plain, parked, watched, failed = new_futures(SubmitFuture, [SubmitSm() for _ in range(4)], 0, 4)
+    assert all(type(f) is SubmitFuture and f.request is not None for f in (plain, parked, watched))
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(parked.result(5)))
+    waiter.start()
+    assert _wait(lambda: parked._parked is not None)
+    watched.add_done_callback(lambda f: got.append("callback"))
+    timeout = RequestTimedOut(SubmitSm(), None)
+    events = [_response(plain), timeout, _response(parked), _response(watched), _response(failed, 0x58)]
+    ring = LatencyRing(4)
+    assert settle(events, 1.25, ring) == 2
+    # What is left is for the client's Python code, in the order it came.
+    assert [type(e) for e in events] == [RequestTimedOut, ResponseReceived, ResponseReceived]
+    assert events[1].token is watched and events[2].token is failed
+    assert plain.done() and plain.result().message_id == "m"
+    waiter.join(5)
+    assert not waiter.is_alive() and got and got[0].message_id == "m"  # type: ignore[attr-defined]
+    assert parked._parked is None
+    assert not watched.done() and not failed.done()
+    assert ring.samples() == [0.25, 0.25]
+
+
+def test_latency_ring_keeps_the_latest_in_order() -> None:
+    ring = LatencyRing(3)
+    for v in (1.0, 2.0, 3.0, 4.0, 5.0):
+        ring.add(v)
+    assert len(ring) == 3 and ring.samples() == [3.0, 4.0, 5.0]
+    ring.clear()
+    assert ring.samples() == []
+
+
+def _wait(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.001)
+    return True

@@ -118,7 +118,8 @@ def new_futures(type cls, list pdus, Py_ssize_t start, Py_ssize_t stop):
 
 def settle(list events, double now, LatencyRing ring not None):
     """Resolve, in place, each successful ``ResponseReceived`` whose token is a ``SubmitFuture``
-    that nobody watches yet (no waiter, no callback), recording its latency in ``ring``.
+    with no Condition and no callback (nobody waits, or one thread parked in ``result()``,
+    which is woken here), recording its latency in ``ring``.
 
     Those events are removed from ``events`` (the rest keep their order); returns how
     many were resolved. The caller holds the GIL throughout, so no waiter can register
@@ -138,12 +139,19 @@ def settle(list events, double now, LatencyRing ring not None):
                 and (<Pdu?>ev.response)._status == 0
                 and (<FutureState>ev.token)._state is _RUNNING
                 and (<FutureState>ev.token)._cond is None
-                and (<FutureState>ev.token)._parked is None
                 and not (<FutureState>ev.token)._done_callbacks
             ):
                 fut = <FutureState>ev.token
                 fut._result = ev.response
                 fut._state = _FINISHED
+                if fut._parked is not None:
+                    # One thread blocks in result(): wake it, after the state is published.
+                    parked = fut._parked
+                    fut._parked = None
+                    try:
+                        parked.release()
+                    except RuntimeError:  # it timed out and let go: nothing to wake
+                        pass
                 ring._add(now - ev.sent_at)
                 if kept is None:
                     kept = events[:i]

@@ -695,3 +695,81 @@ def test_a_pdu_that_fails_to_encode_leaves_nothing_in_the_buffer() -> None:
     with pytest.raises(PduError):
         pair.send(smppfast.SubmitSm(short_message=b"x" * 300), token="b")
     assert pair.esme.output_size == before and pair.esme.in_flight == 1
+
+
+# -- hostile peers: wrong answers, dripped bytes, silence -----------------------------------
+
+
+def test_generic_nack_with_status_0_fails_the_request_as_a_protocol_error() -> None:
+    pair = SessionPair()
+    pair.bind()
+    seq = pair.send(token="t")
+    pair.esme.data_to_send()
+    (event,) = pair.esme.receive_data(raw_pdu(Command.GENERIC_NACK, seq, status=0), 0)
+    assert isinstance(event, RequestFailed) and event.token == "t"
+    assert isinstance(event.error, RemoteProtocolError) and "generic_nack" in str(event.error)
+    assert pair.esme.in_flight == 0
+
+
+def test_a_response_of_the_wrong_command_fails_the_request_naming_it() -> None:
+    pair = SessionPair()
+    pair.bind()
+    seq = pair.send(token="t")
+    pair.esme.data_to_send()
+    wrong = smppfast.encode(smppfast.DeliverSmResp(sequence_number=seq))
+    (event,) = pair.esme.receive_data(wrong, 0)
+    assert isinstance(event, RequestFailed) and event.token == "t"
+    assert isinstance(event.error, RemoteProtocolError)
+    assert "SubmitSm" in str(event.error) and "DeliverSmResp" in str(event.error)
+
+
+def test_dripped_octets_of_an_unfinished_pdu_are_not_traffic() -> None:
+    pair = SessionPair(esme={"enquire_link_interval": 10, "response_timeout": 5})
+    pair.bind()
+    pdu = smppfast.encode(smppfast.DeliverSm(sequence_number=9, short_message=b"x" * 100))
+    for t in range(1, 10):  # one octet a second never completes the PDU
+        pair.esme.receive_data(pdu[t : t + 1], t)
+    pair.tick(10)
+    (probe,) = decode_all(pair.esme.data_to_send())
+    assert probe.command_id == Command.ENQUIRE_LINK
+    esme_events, _ = pair.tick(15)
+    assert any(isinstance(e, Closed) for e in esme_events) and not pair.esme.is_bound
+
+
+def test_a_timeout_after_silence_probes_the_link_and_a_dead_link_closes() -> None:
+    pair = SessionPair(esme={"response_timeout": 5})  # no enquire_link timer of its own
+    pair.bind()
+    pair.send(token="t")
+    pair.esme.data_to_send()
+    esme_events, _ = pair.tick(5)
+    assert types(esme_events) == [RequestTimedOut]
+    (probe,) = decode_all(pair.esme.data_to_send())
+    assert probe.command_id == Command.ENQUIRE_LINK
+    esme_events, _ = pair.tick(10)
+    (closed,) = of_type(esme_events, Closed)
+    assert isinstance(closed.error, SmppTimeoutError) and pair.esme.is_closed
+
+
+def test_a_timeout_while_the_peer_talks_sends_no_probe() -> None:
+    pair = SessionPair(esme={"response_timeout": 5})
+    pair.bind()
+    pair.send(token="t")
+    pair.esme.data_to_send()
+    pair.now = 3
+    pair.esme.receive_data(smppfast.encode(smppfast.EnquireLink(sequence_number=50)), 3)
+    pair.esme.data_to_send()  # its enquire_link_resp
+    esme_events, _ = pair.tick(5)
+    assert types(esme_events) == [RequestTimedOut]
+    assert pair.esme.data_to_send() == b""
+
+
+def test_stray_responses_are_logged_once_per_interval_with_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    pair = SessionPair()
+    pair.bind()
+    stray = b"".join(smppfast.encode(smppfast.SubmitSmResp(sequence_number=1000 + i, message_id="x")) for i in range(500))
+    with caplog.at_level(logging.WARNING, logger="smppfast.session"):
+        pair.esme.receive_data(stray, 0)
+        pair.esme.receive_data(stray[:100], 11)
+    lines = [r.getMessage() for r in caplog.records if "unknown sequence number" in r.getMessage()]
+    assert len(lines) == 2
+    assert "499 more" in lines[1]

@@ -237,8 +237,8 @@ cdef class RequestWindow:
             if found == NULL:
                 return i
             entry = <tuple>found
-            if cid != _RESPONSE_BIT and cid != (pdu_command_id(<Pdu>(entry[0])) | _RESPONSE_BIT):
-                return i  # a response of the wrong command: the session reports it
+            if cid != (pdu_command_id(<Pdu>(entry[0])) | _RESPONSE_BIT):
+                return i  # a generic_nack or a response of the wrong command: the session's rules
             events.append(_response_event(entry[0], pdu, entry[1], entry[2]))
             del entries[key]
         return n

@@ -818,7 +818,8 @@ class Client:
                 if ev.token is not None:
                     ev.token.set_exception(SmppTimeoutError(
                         f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} "
-                        f"within {self.response_timeout} s"))
+                        f"within {self.response_timeout} s; the SMSC may have accepted it",
+                        maybe_accepted=True))
             elif t is RequestFailed:
                 freed += 1
                 failed += 1

@@ -118,7 +118,15 @@ class BindError(CommandStatusError):
 
 
 class SmppTimeoutError(SmppError, TimeoutError):
-    """A request got no response in time, or the link went silent."""
+    """A request got no response in time, or the link went silent.
+
+    ``maybe_accepted`` is true when the request's bytes were sent: the SMSC may have
+    accepted it and only its answer is missing, so resending may duplicate it.
+    """
+
+    def __init__(self, message: str = "timed out", *, maybe_accepted: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_accepted = maybe_accepted
 
 
 class WindowFull(SmppError):

@@ -88,6 +88,7 @@ from .events import (
     ResponseReceived,
     Unbound,
 )
+from ._ratelimit import LogLimiter
 from .reassembly import Reassembler
 from .receipt import ReceiptError, receipt_from_pdu
 
@@ -235,6 +236,10 @@ class Session:
         self.bind_type: Optional[str] = None
         self.peer_system_id: Optional[str] = None
         self._decoder = Decoder(max_pdu_size)
+        # When the peer last sent a whole PDU (raw octets prove nothing: a peer can drip a
+        # PDU that never ends). _last_traffic also counts what we send.
+        self._last_received = now
+        self._warn = LogLimiter(log)
         self._in_flight: dict[int, tuple[Pdu, Any, float]] = self._window.entries
         # Control requests (bind, enquire_link, unbind) kept apart from the user's window.
         self._control: dict[int, tuple[Pdu, _Deadline]] = self._window.control
@@ -429,7 +434,6 @@ class Session:
         if not data:
             self.connection_lost(now, events)
             return events
-        self._last_traffic = now
         framing_error: Optional[PduError] = None
         try:
             pdus = self._decoder.feed(data)
@@ -461,11 +465,12 @@ class Session:
         events: list[AnyEvent] = []
         if self._state is CLOSED or not pdus:
             return events
-        self._last_traffic = now
         self._receive(pdus, now, events)
         return events
 
     def _receive(self, pdus: list[Pdu], now: float, events: list[AnyEvent]) -> None:
+        if pdus:
+            self._last_traffic = self._last_received = now
         # The throughput path: responses matched to their requests in one compiled loop,
         # up to the first PDU that needs the rules below.
         start = self._window.match(pdus, events, now) if pdus else 0
@@ -556,10 +561,19 @@ class Session:
         seq = pdu.sequence_number
         entry = self._in_flight.pop(seq, None)
         if entry is not None:
-            request = entry[0]
-            if pdu.command_id != (request.command_id | _RESPONSE_BIT) and pdu.command_id != _GENERIC_NACK:
-                log.warning("response %s does not match request %s (seq %d)", type(pdu).__name__, type(request).__name__, seq)
-            events.append(ResponseReceived(request, pdu, entry[1], entry[2]))
+            request, token, sent_at = entry
+            cid = pdu.command_id
+            name = type(request).__name__
+            if cid == _GENERIC_NACK and pdu.command_status == 0:
+                # A nack says the request was refused; one that names no error is no success.
+                error = RemoteProtocolError(f"{name} seq {seq} was answered with generic_nack and command_status 0")
+                events.append(RequestFailed(request, token, error))
+            elif cid != _GENERIC_NACK and cid != (request.command_id | _RESPONSE_BIT):
+                error = RemoteProtocolError(f"{name} seq {seq} was answered with {type(pdu).__name__}")
+                self._warn.log(logging.WARNING, "mismatch", now, "%s", error)
+                events.append(RequestFailed(request, token, error))
+            else:
+                events.append(ResponseReceived(request, pdu, token, sent_at))
             return
         control = self._control.pop(seq, None)
         if control is not None:
@@ -568,7 +582,7 @@ class Session:
         if pdu.command_id == _GENERIC_NACK:
             events.append(GenericNackReceived(pdu))
             return
-        log.warning("dropped %s for unknown sequence number %d", type(pdu).__name__, seq)
+        self._warn.log(logging.WARNING, "stray", now, "dropped %s for unknown sequence number %d", type(pdu).__name__, seq)
 
     def _on_control_response(self, request: Pdu, response: Pdu, now: float, events: list[AnyEvent]) -> None:
         cid = request.command_id
@@ -599,7 +613,8 @@ class Session:
             log.error("framing lost: %s", err)
             self._close(f"framing lost: {err}", RemoteProtocolError(str(err)), events)
             return
-        log.warning("rejected malformed PDU: %s", err)
+        self._warn.log(logging.WARNING, "malformed", now, "rejected malformed PDU: %s", err)
+        self._last_traffic = self._last_received = now  # a whole PDU arrived, if a bad one
         seq = err.sequence_number or 0
         cid = err.command_id or 0
         if cid & _RESPONSE_BIT:
@@ -654,6 +669,7 @@ class Session:
             return events
         in_flight = self._in_flight
         timeout = self._window.timeout
+        silent = False  # a request timed out and the peer has sent nothing since it left
         while in_flight and timeout is not None:
             seq = next(iter(in_flight))
             request, token, sent_at = in_flight[seq]
@@ -661,6 +677,7 @@ class Session:
                 break
             del in_flight[seq]
             events.append(RequestTimedOut(request, token))
+            silent = silent or self._last_received <= sent_at
         for lost in self.reassembler.expire(now):
             events.append(MessageIncomplete(lost))
         for seq, (request, deadline) in list(self._control.items()):
@@ -685,13 +702,13 @@ class Session:
         ):
             log.info("no message for %.1f s: unbinding", self.inactivity_timeout)
             events.extend(self.unbind(now))
-        if (
-            self.enquire_link_interval is not None
-            and self.state is not CLOSED
-            and not self._enquire_pending()
-            and now - self._last_traffic >= self.enquire_link_interval
+        if self.state is not CLOSED and not self._enquire_pending() and (
+            silent
+            or (self.enquire_link_interval is not None and now - self._last_traffic >= self.enquire_link_interval)
         ):
-            self._send_control(_codec.EnquireLink(), now, self.response_timeout)
+            # A silent peer after a timeout gets an enquire_link at once: unanswered, it
+            # declares the link dead, so a dead link is found by the response timer too.
+            self._send_control(_codec.EnquireLink(), now, self.response_timeout or self.enquire_link_interval)
         return events
 
     # -- internals ----------------------------------------------------------------

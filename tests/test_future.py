@@ -148,3 +148,29 @@ def _wait(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-d
             return False
         time.sleep(0.001)
     return True
+
+
+def test_state_change_and_waiter_notification_are_one_step() -> None:
+    # concurrent.futures.wait holds each future's Condition while it reads the state and
+    # installs its waiter. A resolver must not publish the state in between, or the waiter
+    # counts the future as done twice and returns early. Force that interleaving: hold the
+    # Condition as wait() would, and resolve from another thread.
+    fut = SubmitFuture()
+    with fut._condition:
+        t = threading.Thread(target=fut.set_result, args=("ok",))
+        t.start()
+        t.join(0.2)
+        assert t.is_alive() and fut._state == "RUNNING"  # it waits for the Condition
+    t.join(5)
+    assert not t.is_alive() and fut.result(0) == "ok"
+
+
+def test_wait_all_completed_never_returns_while_one_is_pending() -> None:
+    for _ in range(200):
+        a, b = SubmitFuture(), SubmitFuture()
+        _ = a._condition  # watched, as a future someone waits on is
+        racer = threading.Thread(target=a.set_result, args=(1,))
+        racer.start()
+        done, pending = cf.wait([a, b], timeout=0.01, return_when=cf.ALL_COMPLETED)
+        racer.join()
+        assert b in pending and b not in done

@@ -6,10 +6,12 @@ submit. ``SubmitFuture`` creates its Condition on first use by a waiter, and
 ``set_result`` / ``set_exception`` skip the lock entirely when nobody is waiting.
 
 The race this must survive: a waiter creates the Condition and checks the state while the
-resolver finishes. The resolver publishes the state *before* it looks for a Condition, and
-the waiter creates the Condition *before* it reads the state, so one of the two always
-sees the other (the GIL orders the steps). ``concurrent.futures.wait`` and
-``as_completed`` work because they only use ``_condition``, ``_state`` and ``_waiters``.
+resolver finishes. Conditions are created under ``_create_lock``; a resolver that finds
+none publishes the state under that lock (so no waiter can appear half-way), and one that
+finds a Condition publishes the state and tells the waiters under the Condition, which is
+what ``concurrent.futures.wait`` and ``as_completed`` hold while they read the state and
+install their waiters. The compiled ``settle`` resolves in place only a future with no
+Condition, holding the GIL from the check to the store.
 
 A thread blocking in ``result()`` or ``exception()`` alone does not even need the Condition:
 it parks on one plain lock (``_parked``) that the resolver releases, the cheapest wake-up
@@ -71,17 +73,42 @@ class SubmitFuture(FutureState, Future):  # type: ignore[type-arg]
         return waiters
 
     def _resolve(self, result: Any, exception: Optional[BaseException]) -> None:
+        cond = self._cond
+        if cond is None:
+            # No Condition can appear while _create_lock is held, so with none there is no
+            # waiter list and no callback to tell: publishing the state is all there is.
+            with _create_lock:
+                cond = self._cond
+                if cond is None:
+                    self._publish(result, exception)
+            if cond is None:
+                self._wake_parked()
+                return
+        # concurrent.futures.wait reads the state and installs its waiter under this
+        # Condition: changing the state and telling the waiters under it too makes the two
+        # one step for every waiter, so none counts this future twice.
+        with cond:
+            self._publish(result, exception)
+            if self._waiters_list:
+                for waiter in self._waiters_list:
+                    if exception is None:
+                        waiter.add_result(self)
+                    else:
+                        waiter.add_exception(self)
+            cond.notify_all()
+        self._wake_parked()
+        if self._done_callbacks:
+            self._invoke_callbacks()  # type: ignore[attr-defined]
+
+    def _publish(self, result: Any, exception: Optional[BaseException]) -> None:
         if self._state in _TERMINAL:
             raise InvalidStateError(f"{self._state}: {self!r}")
         self._result = result
         self._exception = exception
         self._state = FINISHED
-        if self._cond is not None or self._done_callbacks or self._parked is not None:
-            self._notify()
 
-    def _notify(self) -> None:
-        """After the state was published: wake waiters and run callbacks."""
-        exception = self._exception
+    def _wake_parked(self) -> None:
+        """After the state was published: wake the thread parked in result(), if any."""
         parked = self._parked
         if parked is not None:
             self._parked = None
@@ -89,18 +116,6 @@ class SubmitFuture(FutureState, Future):  # type: ignore[type-arg]
                 parked.release()
             except RuntimeError:  # the waiter timed out and let go; nothing to wake
                 pass
-        cond = self._cond
-        if cond is not None:
-            with cond:
-                if self._waiters_list:
-                    for waiter in self._waiters_list:
-                        if exception is None:
-                            waiter.add_result(self)
-                        else:
-                            waiter.add_exception(self)
-                cond.notify_all()
-        if self._done_callbacks:
-            self._invoke_callbacks()  # type: ignore[attr-defined]
 
     def set_result(self, result: Any) -> None:
         self._resolve(result, None)

@@ -23,17 +23,28 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, InvalidStateError
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ._futures import FutureState
 
-__all__ = ["SubmitFuture"]
+if TYPE_CHECKING:
+    from ._codec import Pdu
+
+__all__ = ["SubmitFuture", "set_wait_hook"]
 
 _create_lock = threading.Lock()
+# Per thread, an optional hook told when the thread starts (True) and stops (False) waiting
+# for a future: the client's callback thread uses it to let the reader read on meanwhile.
+_wait_hooks = threading.local()
+
+
+def set_wait_hook(hook: Optional[Callable[[bool], None]]) -> None:
+    """Install (or with None remove) the calling thread's wait hook (see ``_wait_hooks``)."""
+    _wait_hooks.hook = hook
 _TERMINAL = frozenset({"CANCELLED", "CANCELLED_AND_NOTIFIED", FINISHED})
 
 
-class SubmitFuture(FutureState, Future):  # type: ignore[type-arg]
+class SubmitFuture(FutureState, Future["Pdu"]):
     """The future ``Client.submit`` returns; resolves to the response PDU.
 
     Its state (``_state``, ``_result``, ``_exception``, ``_cond``, ``_parked``,
@@ -137,17 +148,29 @@ class SubmitFuture(FutureState, Future):  # type: ignore[type-arg]
                     raise TimeoutError()
         return True
 
-    def result(self, timeout: Optional[float] = None) -> Any:
+    def _wait(self, timeout: Optional[float]) -> None:
+        """Block until resolved (or raise TimeoutError), telling this thread's wait hook."""
+        hook: Optional[Callable[[bool], None]] = getattr(_wait_hooks, "hook", None)
+        if hook is not None:
+            hook(True)
+        try:
+            if not self._park(timeout):
+                super().exception(timeout)  # a Condition's wait: raises TimeoutError on time-out
+        finally:
+            if hook is not None:
+                hook(False)
+
+    def result(self, timeout: Optional[float] = None) -> Pdu:
         # Fast path: already resolved, no lock needed.
-        if self._state != FINISHED and not self._park(timeout):
-            return super().result(timeout)
+        if self._state != FINISHED:
+            self._wait(timeout)
         if self._exception is not None:
             raise self._exception
-        return self._result
+        return self._result  # type: ignore[no-any-return]
 
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
-        if self._state != FINISHED and not self._park(timeout):
-            return super().exception(timeout)
+        if self._state != FINISHED:
+            self._wait(timeout)
         return self._exception
 
     def cancel(self) -> bool:

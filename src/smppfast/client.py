@@ -17,10 +17,19 @@ Threads and locks:
 * a timer thread waits on the Session's next deadline (response timeouts, enquire_link,
   inactivity, stale multipart messages) and ends throttling pauses.
 
-Inbound backpressure: at most ``callback_queue`` inbound messages wait for the callback
-thread. When that many wait, the reader stops reading, so TCP pushes back on the SMSC,
-until the callbacks catch up. (While the callback thread itself waits for a window slot,
-the reader reads on, up to twice that bound, so the responses that free the slot arrive.)
+Inbound backpressure: the reader hands a whole received buffer's events over at once
+(responses first resolved, then messages queued for the callback thread), and only before
+its next read does it wait: while ``callback_queue`` inbound messages wait for the
+callback thread, or while more than ``_MAX_OUTPUT`` octets wait to be written (an SMSC
+that stops reading), it stops reading, so TCP pushes back on the SMSC. (While the callback
+thread itself waits on the client, for a window slot or a future's result, the reader
+reads on, up to four times that bound, so the responses it waits for arrive; an SMSC that
+keeps to its own window never sends more unanswered messages than that window anyway.)
+
+Liveness: every blocking call has a bound. A dead link (an unanswered enquire_link, which
+the session also sends when a request times out with the SMSC silent since) closes the
+socket, so the reader stops and a reconnect starts at once; ``close()`` wins over a
+reconnect in progress; exactly one reconnect loop runs per client.
 
 Every submit ends exactly once: in its response, in ``CommandStatusError`` for a non-zero
 status, in ``SmppTimeoutError``, or in ``ConnectionClosedError`` whose ``maybe_accepted``
@@ -38,7 +47,7 @@ import time
 from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
 
 from ._codec import Pdu, SubmitSm
-from ._future import SubmitFuture
+from ._future import SubmitFuture, set_wait_hook
 from ._futures import LatencyRing, new_futures, settle
 from ._text import split_text
 from .constants import Status, format_status
@@ -83,6 +92,8 @@ log = logging.getLogger("smppfast.client")
 _monotonic = time.monotonic
 _THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
+# Octets queued for an SMSC that does not read them, past which the reader stops reading.
+_MAX_OUTPUT = 1 << 20
 _LATENCY_SAMPLES = 65536
 
 
@@ -234,8 +245,19 @@ class Client:
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
     ) -> None:
-        if callback_queue < 1:
-            raise ValueError(f"callback_queue must be at least 1, not {callback_queue}")
+        _check_options(
+            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=throttle_retries,
+            timeouts=dict(
+                window_timeout=window_timeout, response_timeout=response_timeout,
+                enquire_link_interval=enquire_link_interval, inactivity_timeout=inactivity_timeout,
+                connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
+                close_timeout=close_timeout, rate_limit=rate_limit, throttle_backoff=throttle_backoff,
+                throttle_max_backoff=throttle_max_backoff, reconnect_max_delay=reconnect_max_delay,
+                reassembly_timeout=reassembly_timeout,
+            ),
+            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "throttle_backoff",
+                      "throttle_max_backoff", "reconnect_max_delay", "reassembly_timeout"),
+        )
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -274,7 +296,12 @@ class Client:
         self._inbox_lock = threading.Condition(threading.Lock())
         self._inbox_stop = False
         self._callback_thread: Optional[threading.Thread] = None
-        self._callback_waits_for_slot = False  # the reader reads on meanwhile (see the module doc)
+        self._callback_blocked = 0  # the callback thread waits on the client: the reader reads on
+        self._callback_running = False
+        self._connected = False  # connect() ran (once per client)
+        self._reconnect_running = False  # exactly one reconnect loop per client
+        self._leftover = b""  # what a direct write could not send at once; the writer's first
+        self._direct_ok = False
 
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)  # window slots, bind, pauses
@@ -313,10 +340,22 @@ class Client:
         self.close()
 
     def connect(self) -> None:
-        """Open the connection and bind; raises ``BindError`` when the SMSC refuses."""
-        if self._closed:
-            raise LocalProtocolError("this client was closed; make a new one")
-        self._open_and_bind()
+        """Open the connection and bind; raises ``BindError`` when the SMSC refuses.
+
+        Once per client: ``with Client(...)`` already connects.
+        """
+        with self._lock:
+            if self._closed or self._closing:
+                raise LocalProtocolError("this client was closed; make a new one")
+            if self._connected:
+                raise LocalProtocolError("this client is already connected (a `with Client(...)` block connects)")
+            self._connected = True
+        try:
+            self._open_and_bind()
+        except BaseException:
+            with self._lock:
+                self._connected = False
+            raise
         for target, name in (
             (self._write_loop, "writer"),
             (self._timer_loop, "timer"),
@@ -342,6 +381,8 @@ class Client:
             raise
         now = time.monotonic()
         try:  # a bad option or bind field (a password over 8 characters) raises: close the socket
+            if self._closing:
+                raise ConnectionClosedError("the client is closing")
             session = Session(
                 "esme",
                 window=self.window,
@@ -367,6 +408,12 @@ class Client:
         self._bind_done.clear()
         self._bind_result = None
         with self._lock:
+            if self._closing:  # close() came while we connected: it wins
+                _shutdown(sock)
+                raise ConnectionClosedError("the client is closing")
+            # Submitting threads write directly only to a plain socket (MSG_DONTWAIT);
+            # TLS records go through the writer thread.
+            self._direct_ok = isinstance(sock, socket.socket)
             self._sock = sock
             self._session = session
             data = session.data_to_send()
@@ -385,6 +432,9 @@ class Client:
         if self._bind_result is not None:
             self._abort(sock, session, "bind refused")
             raise self._bind_result
+        if self._closing:
+            self._abort(sock, session, "client closed while binding")
+            raise ConnectionClosedError("the client is closing")
         log.info("bound as %s to %s:%d", self.bind_type, self.host, self.port)
 
     def _abort(self, sock: _Transport, session: Session, reason: str) -> None:
@@ -402,16 +452,24 @@ class Client:
             self._refresh_open()
             self._state_changed.notify_all()
             session = self._session
+            if self._reconnect_running and self._sock is not None:
+                _shutdown(self._sock)  # a reconnect's connect or bind in progress ends now
+            self._bind_done.set()
+        in_callback = threading.current_thread() is self._callback_thread
         deadline = time.monotonic() + self.close_timeout
         if session is not None:
             with self._lock:
-                while (session.in_flight or self._retry) and session.is_bound:
+                # Responses in flight, throttled retries and the messages waiting for their
+                # callbacks (whose answers must leave before the unbind) get close_timeout.
+                while session.is_bound and (
+                    session.in_flight or self._retry or (not in_callback and self._callbacks_busy())
+                ):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
                     self._waiting += 1
                     try:
-                        self._state_changed.wait(left)
+                        self._state_changed.wait(min(left, 0.05))
                     finally:
                         self._waiting -= 1
                 events = session.unbind(time.monotonic())
@@ -435,16 +493,39 @@ class Client:
         if sock is not None:
             _shutdown(sock)
         with self._inbox_lock:
-            # The callback thread runs what is queued, then ends.
+            # The callback thread ends after the callback it runs: what is still queued was
+            # never answered (the SMSC sends it again), so it is dropped, not run.
             self._inbox_stop = True
+            dropped = sum(1 for item in self._inbox if item[4] is not None)
+            self._inbox.clear()
             self._inbox_lock.notify_all()
-        for t in self._threads:
+        if dropped:
+            log.warning("closed with %d inbound messages not yet handed to a callback; the SMSC will send them again",
+                        dropped)
+        self._flush_reassembly()
+        for t in list(self._threads):
             if t is not threading.current_thread():
                 t.join(timeout=5.0)
 
     @property
     def bound(self) -> bool:
         return self._bound
+
+    def _callbacks_busy(self) -> bool:
+        return bool(self._inbox) or self._callback_running
+
+    def _flush_reassembly(self) -> None:
+        """At close: every multipart message still waiting for parts goes to ``on_incomplete``."""
+        with self._lock:
+            unfinished = self.reassembler.flush()
+        for message in unfinished:
+            if self.on_incomplete is None:
+                log.warning("multipart message unfinished at close: %r", message)
+                continue
+            try:
+                self.on_incomplete(message)
+            except Exception:
+                log.exception("on_incomplete callback raised")
 
     @property
     def callbacks_waiting(self) -> int:
@@ -478,7 +559,7 @@ class Client:
             self.stats.submitted += 1
             if self._writing or self._write_pending:
                 self._write_pending = True  # whoever writes now takes it on their next round
-            elif session.in_flight == 1:
+            elif session.in_flight == 1 and self._direct_ok:
                 # The link was idle: write now from this thread, saving the writer's
                 # wake-up on the latency path (stop-and-wait, window 1).
                 direct = session.data_to_send()
@@ -492,17 +573,28 @@ class Client:
         return fut
 
     def _write_direct(self, sock: Optional[_Transport], data: bytes) -> None:
+        # The submitting thread writes only what the socket takes at once (a plain socket,
+        # MSG_DONTWAIT): an SMSC that stops reading never blocks submit(); the rest is the
+        # writer thread's, sent before anything queued after it.
+        sent = 0
         try:
-            if sock is not None:
-                sock.sendall(data)
+            if isinstance(sock, socket.socket):
+                sent = sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            pass
         except OSError as exc:
             log.warning("send failed: %s", exc)
             if sock is not None:
                 _shutdown(sock)
+            sent = len(data)  # the link is gone: the reader fails what is in flight
         finally:
             with self._lock:
                 self._writing = False
-                if self._write_pending or (self._session is not None and self._session.output_size):
+                if sent < len(data):
+                    self._leftover = data[sent:] + self._leftover if self._leftover else data[sent:]
+                if self._leftover or self._write_pending or (
+                    self._session is not None and self._session.output_size
+                ):
                     self._kick_writer()  # whatever queued up meanwhile is the writer's now
 
     def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
@@ -512,6 +604,8 @@ class Client:
         window still full after ``timeout``, the link gone), its Future and those of the PDUs
         after it fail with that error, so every PDU has an outcome the caller sees.
         """
+        if self._closing or self._closed:
+            raise ConnectionClosedError("the client is closing; no new submits")
         futures: list[SubmitFuture] = []
         pending = pdus if isinstance(pdus, list) else list(pdus)
         n = len(pending)
@@ -611,17 +705,14 @@ class Client:
             if in_callback:
                 # The responses that free a slot may sit behind inbound messages the reader
                 # holds for us: let it read on while we wait (bounded: see the module doc).
-                with self._inbox_lock:
-                    self._callback_waits_for_slot = True
-                    self._inbox_lock.notify_all()
+                self._callback_waits(True)
             self._waiting += 1
             try:
                 self._state_changed.wait(wait)
             finally:
                 self._waiting -= 1
                 if in_callback:
-                    with self._inbox_lock:
-                        self._callback_waits_for_slot = False
+                    self._callback_waits(False)
 
     # -- the threads --------------------------------------------------------------
 
@@ -656,21 +747,26 @@ class Client:
                 session = self._session
                 sock = self._sock
                 data = session.data_to_send() if session is not None else b""
+                if self._leftover:
+                    data, self._leftover = self._leftover + data, b""
                 self._writing = bool(data)
             if data and sock is not None:
                 try:
                     sock.sendall(data)
                 except OSError as exc:
-                    log.warning("send failed: %s", exc)
+                    if session is not None and not session.is_closed and not self._closing:
+                        log.warning("send failed: %s", exc)
                     _shutdown(sock)  # the reader sees the close and fails what is in flight
             if data:
                 with lock:
                     self._writing = False
+                    self._state_changed.notify_all()  # a reader waiting for the output to drain
 
     def _read_loop(self, sock: _Transport, session: Session) -> None:
         recv = sock.recv
         lock = self._lock
         while True:
+            self._wait_before_reading(session)
             try:
                 data = recv(_RECV_SIZE)
             except OSError as exc:
@@ -713,8 +809,41 @@ class Client:
             self._state_changed.notify_all()
         with self._inbox_lock:
             self._inbox_lock.notify_all()  # a reader waiting for room in the inbox is gone
-        if self.reconnect and not self._closing and not self._closed and self._session is session:
-            self._reconnect_loop()
+        with lock:
+            # Only a session that was bound is worth a reconnect (a failed attempt's reader
+            # leaves that to the loop already running), and only one loop runs at a time.
+            start = (
+                self.reconnect and not self._closing and not self._closed and self._session is session
+                and session.bind_type is not None and not self._reconnect_running
+            )
+            if start:
+                self._reconnect_running = True
+        if start:
+            try:
+                self._reconnect_loop()
+            finally:
+                with lock:
+                    self._reconnect_running = False
+
+    def _wait_before_reading(self, session: Session) -> None:
+        """Backpressure, outside every lock: wait while the callbacks or the SMSC fall behind."""
+        with self._inbox_lock:
+            while (
+                not self._inbox_stop
+                and not session.is_closed
+                and len(self._inbox) >= self.callback_queue * (4 if self._callback_blocked else 1)
+            ):
+                self._inbox_lock.wait(0.2)
+        if session.output_size > _MAX_OUTPUT:
+            with self._lock:
+                while session.output_size > _MAX_OUTPUT and not session.is_closed and not self._closed:
+                    self._state_changed.wait(0.2)
+
+    def _callback_waits(self, waiting: bool) -> None:
+        """The callback thread starts or stops waiting on the client (a window slot, a result)."""
+        with self._inbox_lock:
+            self._callback_blocked += 1 if waiting else -1
+            self._inbox_lock.notify_all()
 
     def _reconnect_loop(self) -> None:
         delay = 0.5
@@ -725,7 +854,9 @@ class Client:
                 with self._lock:
                     self._state_changed.notify_all()
                 return
-            except (OSError, BindError, SmppTimeoutError) as exc:
+            except (OSError, BindError, SmppTimeoutError, ConnectionClosedError) as exc:
+                if self._closing or self._closed:
+                    return
                 log.warning("reconnect failed (%s); next try in %.1f s", exc, delay)
                 with self._lock:
                     self._state_changed.wait(delay)
@@ -763,6 +894,13 @@ class Client:
                         self._kick_writer()
             if events and session is not None:
                 self._handle_events(events, session)
+                if session.is_closed:
+                    # The timers found the link dead: hang up, so the reader stops and a
+                    # reconnect can start (a silent SMSC would keep recv() waiting forever).
+                    with lock:
+                        sock = self._sock if self._session is session else None
+                    if sock is not None:
+                        _shutdown(sock)
 
     # -- events -> futures and callbacks --------------------------------------------
 
@@ -908,26 +1046,17 @@ class Client:
     ) -> None:
         """Hand an inbound message to the callback thread; answer ``request`` after it ran.
 
-        With no callback there is nothing to wait for: the answer goes at once. When the
-        inbox is full this waits, and so the reader stops reading (see the module doc).
+        Never blocks: the reader waits for room before its next read instead
+        (``_wait_before_reading``), so no event of a received buffer waits behind another.
+        With no callback there is nothing to wait for: the answer goes at once.
         """
         if callback is None:
             if request is not None and session is not None:
                 self._answer(session, request, 0)
             return
         with self._inbox_lock:
-            # Only the reader waits for room (its deliver_sm are what the bound is for); an
-            # unfinished message from the timer thread, which must keep the timers running,
-            # goes in at once (reassembly's own caps bound those).
-            while request is not None and not self._inbox_stop:
-                waiting = len(self._inbox)
-                if waiting < self.callback_queue:
-                    break
-                if self._callback_waits_for_slot and waiting < 2 * self.callback_queue:
-                    break
-                if session is not None and session.is_closed:
-                    break  # nothing will be answered on it: do not hold the reader
-                self._inbox_lock.wait(0.5)
+            if self._inbox_stop:
+                return  # closed: unanswered, the SMSC sends it again
             self._inbox.append((name, callback, argument, session, request))
             if len(self._inbox) == 1:
                 self._inbox_lock.notify_all()
@@ -935,6 +1064,7 @@ class Client:
     def _callback_loop(self) -> None:
         inbox = self._inbox
         cond = self._inbox_lock
+        set_wait_hook(self._callback_waits)  # a callback waiting on a result lets the reader read on
         while True:
             with cond:
                 while not inbox and not self._inbox_stop:
@@ -943,6 +1073,9 @@ class Client:
                     return
                 name, callback, argument, session, request = inbox.popleft()
                 cond.notify_all()  # room for the reader
+                if session is not None and session.is_closed:
+                    continue  # it can no longer be answered, and the SMSC will send it again
+                self._callback_running = True
             status = 0
             try:
                 result = callback(argument)
@@ -951,6 +1084,9 @@ class Client:
             except Exception:
                 log.exception("%s callback raised; answering ESME_RX_T_APPN", name)
                 status = Status.ESME_RX_T_APPN
+            finally:
+                with cond:
+                    self._callback_running = False
             if request is not None and session is not None:
                 self._answer(session, request, status)
 
@@ -976,3 +1112,32 @@ def _shutdown(sock: _Transport) -> None:
         sock.close()
     except OSError:
         pass
+
+
+def _check_options(
+    *,
+    bind_type: str,
+    window: int,
+    callback_queue: int,
+    throttle_retries: int,
+    timeouts: dict[str, Optional[float]],
+    required: tuple[str, ...],
+) -> None:
+    """The constructor's values, checked where they are given (not at connect())."""
+    from .session import BIND_TYPES
+
+    if bind_type not in BIND_TYPES:
+        raise ValueError(f"bind_type must be one of {', '.join(sorted(BIND_TYPES))}, not {bind_type!r}")
+    for count_name, count in (("window", window), ("callback_queue", callback_queue)):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"{count_name} must be a whole number of at least 1, not {count!r}")
+    if not isinstance(throttle_retries, int) or throttle_retries < 0:
+        raise ValueError(f"throttle_retries must be a whole number of at least 0, not {throttle_retries!r}")
+    for name, value in timeouts.items():
+        if value is None:
+            if name in required:
+                raise ValueError(f"{name} must be a number of seconds; None is not allowed here")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            unit = "per second" if name == "rate_limit" else "seconds"
+            raise ValueError(f"{name} must be a positive number ({unit}) or None, not {value!r}")

@@ -181,8 +181,8 @@ class CompleteMessage:
 class IncompleteMessage:
     """A multipart message handed back before all its parts arrived.
 
-    ``reason`` is ``"expired"`` (older than max_age) or ``"evicted"`` (pushed out by the pending
-    cap). ``parts`` are the PDUs received, in sequence order; ``segments`` maps each received
+    ``reason`` is ``"expired"`` (older than max_age), ``"evicted"`` (pushed out by the pending
+    cap) or ``"closed"`` (the client closed while it waited). ``parts`` are the PDUs received, in sequence order; ``segments`` maps each received
     sequence number to its user data (UDH removed); ``missing`` lists the sequence numbers that never
     came. ``first_seen`` is the ``now`` at which the first part arrived.
     """
@@ -197,7 +197,7 @@ class IncompleteMessage:
     segments: dict[int, bytes] = field(hash=False)
     missing: tuple[int, ...]
     first_seen: float
-    reason: Literal["expired", "evicted"]
+    reason: Literal["expired", "evicted", "closed"]
 
     @property
     def received(self) -> tuple[int, ...]:
@@ -468,7 +468,7 @@ class Reassembler:
                 break
             del self._completed[key]
 
-    def _incomplete(self, key: _Key, entry: _Pending, reason: Literal["expired", "evicted"]) -> IncompleteMessage:
+    def _incomplete(self, key: _Key, entry: _Pending, reason: Literal["expired", "evicted", "closed"]) -> IncompleteMessage:
         seqs = sorted(entry.parts)
         return IncompleteMessage(
             source_addr=key[0],
@@ -533,6 +533,16 @@ class Reassembler:
             self._pending_bytes -= entry.nbytes
             out.append(self._incomplete(key, entry, "expired"))
         self._prune_completed(now)
+        return out
+
+    def flush(self) -> list[IncompleteMessage]:
+        """Hand back (and forget) every message still waiting for parts, and any evicted ones:
+        what a closing client reports, so none leaves unseen."""
+        out = self.pop_evicted()
+        while self._pending:
+            key, entry = self._pending.popitem(last=False)
+            self._pending_bytes -= entry.nbytes
+            out.append(self._incomplete(key, entry, "closed"))
         return out
 
     def next_deadline(self) -> float | None:

@@ -773,3 +773,26 @@ def test_stray_responses_are_logged_once_per_interval_with_a_count(caplog: pytes
     lines = [r.getMessage() for r in caplog.records if "unknown sequence number" in r.getMessage()]
     assert len(lines) == 2
     assert "499 more" in lines[1]
+
+
+def test_queue_bytes_takes_only_contiguous_octets() -> None:
+    pair = SessionPair()
+    with pytest.raises((ValueError, BufferError, TypeError)):
+        pair.esme.queue_bytes(memoryview(b"0123456789abcdef")[::2])  # type: ignore[arg-type]
+    assert pair.esme.output_size == 0
+
+
+def test_receive_pdus_refuses_what_is_not_a_pdu() -> None:
+    pair = SessionPair()
+    pair.bind()
+    with pytest.raises(TypeError):
+        pair.esme.receive_pdus([b"not a pdu"], 0)  # type: ignore[list-item]
+
+
+def test_a_request_that_fails_to_encode_keeps_its_sequence_number() -> None:
+    pair = SessionPair()
+    pair.bind()
+    bad = smppfast.SubmitSm(sequence_number=42, short_message=b"x" * 300)
+    with pytest.raises(PduError):
+        pair.send(bad)
+    assert bad.sequence_number == 42

@@ -22,6 +22,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from typing import Optional
 
 __all__ = ["MemoryTls", "TlsSocket"]
@@ -112,18 +113,31 @@ class TlsSocket:
         self._handshake(timeout)
 
     def _handshake(self, timeout: Optional[float]) -> None:
-        # Before any other thread exists: plain blocking I/O, bounded by the connect timeout.
-        self._sock.settimeout(timeout)
+        # Before any other thread exists: plain blocking I/O, bounded in total by the connect
+        # timeout (a per-recv timeout would let a peer that drips its records hold us forever).
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not self._tls.handshake():
+                self._settimeout_until(deadline)
                 self._flush_outgoing()
+                self._settimeout_until(deadline)
                 data = self._sock.recv(_CHUNK)
                 if not data:
                     raise ConnectionResetError("the peer closed the connection during the TLS handshake")
                 self._tls.feed(data)
+            self._settimeout_until(deadline)
             self._flush_outgoing()
         finally:
             self._sock.settimeout(None)
+
+    def _settimeout_until(self, deadline: Optional[float]) -> None:
+        if deadline is None:
+            self._sock.settimeout(None)
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the TLS handshake did not finish within the connect timeout")
+        self._sock.settimeout(left)
 
     def _flush_outgoing(self) -> None:
         data = self._tls.take_records()

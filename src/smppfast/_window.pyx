@@ -141,8 +141,13 @@ cdef class RequestWindow:
     cdef object _send(self, Pdu pdu, object token, double now):
         # Number, encode, queue and register a checked request; returns its sequence number.
         key = self._take_key()
+        cdef uint32_t old = pdu._seq
         pdu._seq = <uint32_t>key
-        encode_into(&self._out, pdu)
+        try:
+            encode_into(&self._out, pdu)
+        except BaseException:
+            pdu._seq = old  # it never went out: leave the user's PDU as it was
+            raise
         self.entries[key] = (pdu, token, now)
         self.last_traffic = now
         if self._is_message[pdu._kind]:
@@ -190,7 +195,7 @@ cdef class RequestWindow:
 
     def queue_bytes(self, data):
         """Queue octets that are already encoded (a peer's fast path, a fault's half PDU)."""
-        cdef const unsigned char[:] view = data
+        cdef const unsigned char[::1] view = data  # contiguous: memcpy reads it as one run
         cdef Py_ssize_t n = view.shape[0]
         if n:
             write_raw(&self._out, &view[0], n)
@@ -228,7 +233,7 @@ cdef class RequestWindow:
         cdef uint32_t cid
         cdef dict entries = self.entries
         for i in range(n):
-            pdu = <Pdu>pdus[i]
+            pdu = <Pdu?>pdus[i]
             cid = pdu_command_id(pdu)
             if not (cid & _RESPONSE_BIT):
                 return i

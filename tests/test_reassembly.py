@@ -310,12 +310,41 @@ def test_failing_on_evict_is_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_bytes_cap() -> None:
-    r = Reassembler(max_pending_bytes=1000)
+    from smppfast.reassembly import PART_OVERHEAD
+
+    cap = 3 * (300 + PART_OVERHEAD) + 10
+    r = Reassembler(max_pending_bytes=cap)
     for i in range(10):
         r.feed(FakePdu(udh8(i, 2, 1) + bytes(300), 0x40), 0.0)
-        assert r.pending_bytes <= 1000
+        assert r.pending_bytes <= cap
     evicted = r.pop_evicted()
     assert len(evicted) == 7 and len(r) == 3
+
+
+def test_the_cap_counts_tiny_parts_by_what_they_really_cost() -> None:
+    # 254-part messages of one-octet parts: counted by user data alone, 10,000 of them passed
+    # a 64 MiB cap while holding over a gigabyte. Each part now costs its PDU too.
+    from smppfast.reassembly import PART_OVERHEAD
+
+    r = Reassembler(max_pending_bytes=1_000_000)
+    for ref in range(200):
+        for seq in range(1, 254):
+            r.feed(FakePdu(udh8(ref % 256, 254, seq) + b"x", 0x40), 0.0)
+    assert r.pending_bytes <= 1_000_000
+    evicted = r.pop_evicted()
+    assert evicted and all(m.reason == "evicted" for m in evicted)
+    held_parts = sum(len(m.segments) for m in r.flush())
+    assert held_parts * (1 + PART_OVERHEAD) <= 1_000_000
+    assert len(r) == 0
+
+
+def test_flush_hands_back_every_pending_message_as_closed() -> None:
+    r = Reassembler()
+    r.feed(FakePdu(udh8(1, 3, 1) + b"a", 0x40), 0.0)
+    r.feed(FakePdu(udh8(2, 2, 2) + b"b", 0x40), 0.0)
+    flushed = r.flush()
+    assert [(m.reference, m.reason, m.received) for m in flushed] == [(1, "closed", (1,)), (2, "closed", (2,))]
+    assert len(r) == 0 and r.pending_bytes == 0
 
 
 def test_bad_arguments() -> None:

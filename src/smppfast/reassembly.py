@@ -25,7 +25,8 @@ Nothing is dropped silently
 ---------------------------
 * A message whose parts do not all arrive within ``max_age`` seconds of its first part is handed
   back by :meth:`~Reassembler.expire` as an :class:`IncompleteMessage` (``reason="expired"``).
-* When more than ``max_pending`` messages (or ``max_pending_bytes`` of user data) are pending, the
+* When more than ``max_pending`` messages (or ``max_pending_bytes`` of memory, estimated per part)
+  are pending, the
   oldest is evicted. Evicted messages go to ``on_evict`` if one was given, else they wait in a queue
   that :meth:`~Reassembler.expire` and :meth:`~Reassembler.pop_evicted` drain (``reason="evicted"``);
   :meth:`~Reassembler.next_deadline` reports them as due at once. That queue is bounded too (by
@@ -48,8 +49,9 @@ different data is taken as a new message that reuses the reference, so a sender 
 through 256 8-bit references is not mistaken for duplicates. Single-part messages carry no
 reference and are never deduplicated here.
 
-Memory is bounded by ``max_pending`` messages (each at most 255 parts, the widest the headers can
-express) and ``max_pending_bytes``, the same again in the eviction queue, plus the completed record.
+Memory is bounded by ``max_pending`` messages and by ``max_pending_bytes``, which counts each part's
+user data plus ``PART_OVERHEAD`` (the decoded PDU and the entries that hold it), the same again in
+the eviction queue, plus the completed record.
 """
 
 from __future__ import annotations
@@ -321,12 +323,19 @@ def _classify(pdu: Any) -> _Classified:
     return _Classified(concat, data, elements, None)
 
 
+#: Estimated octets a pending part costs beyond its user data: the decoded deliver_sm (about
+#: 340 octets with its strings), the tuple and dict slot that hold it, and the UDH elements.
+PART_OVERHEAD = 640
+
+
 class Reassembler:
     """Collects the parts of inbound multipart messages and returns each whole message once.
 
     ``max_pending``: most messages waiting for parts at once (default 10,000).
     ``max_age``: seconds after its first part at which an incomplete message is given up (600).
-    ``max_pending_bytes``: most user data held in pending parts (64 MiB; ``None`` for no limit).
+    ``max_pending_bytes``: most memory held by pending parts (64 MiB; ``None`` for no limit), each
+    part counted as its user data plus ``PART_OVERHEAD`` octets for the PDU kept and its bookkeeping,
+    so a flood of tiny parts is bounded as surely as a few large ones.
     ``on_evict``: called with each message evicted by a cap; without it they queue for
     :meth:`expire` / :meth:`pop_evicted`. Exceptions it raises are logged, not propagated.
 
@@ -419,8 +428,9 @@ class Reassembler:
             return None
 
         entry.parts[concat.seq] = (pdu, c.user_data, c.elements, data_coding)
-        entry.nbytes += len(c.user_data)
-        self._pending_bytes += len(c.user_data)
+        cost = len(c.user_data) + PART_OVERHEAD
+        entry.nbytes += cost
+        self._pending_bytes += cost
 
         result: CompleteMessage | None = None
         if len(entry.parts) == concat.total:

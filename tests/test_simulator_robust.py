@@ -322,6 +322,19 @@ def test_simulator_checks_its_arguments(kwargs: dict[str, Any], error: type[Exce
         Simulator(**kwargs)
 
 
+def test_receipt_delay_is_checked_on_assignment(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match=r"^Simulator: receipt_delay must be a finite number of seconds >= 0, not -1$"):
+        sim.receipt_delay = -1
+    with pytest.raises(TypeError, match=r"^Simulator: receipt_delay must be a number of seconds, not str 'soon'$"):
+        sim.receipt_delay = "soon"  # type: ignore[assignment]
+    assert sim.receipt_delay == 0.0
+    sim.receipt_delay = 0.01
+    c = bound(sim)
+    assert c.request(submit(registered_delivery=1)).command_status == 0
+    (receipt,) = deliver_sms(c, 1)
+    assert receipt.esm_class == 0x04
+
+
 def test_a_window_of_zero_no_longer_kills_the_first_connection() -> None:
     # It used to be accepted and then fail in the I/O thread, at the first accept.
     with pytest.raises(ValueError, match="window"):

@@ -25,6 +25,13 @@ Fault injection lives in one dataclass, :class:`Faults`. The loop reads ``sim.fa
 per received buffer and replacing it is one attribute store, so ``set_faults`` from any
 thread is safe and takes effect at the next buffer. "Every Nth" counters are per connection,
 so one connection's faults do not depend on what other connections do.
+
+Failure policy: the simulator must never die from its user. Arguments are checked where they
+are given (the constructor, ``Faults``, ``set_faults``, ``send_mo``), on the caller's thread,
+so nothing the user passes reaches the I/O thread unchecked. Whatever still raises while
+serving one connection (reading, writing, a timer or command working for it, accepting it)
+is logged with the peer and closes that connection; the listener and the other connections
+go on. Only a bug outside any connection's handling ends the loop.
 """
 
 from __future__ import annotations
@@ -410,7 +417,7 @@ class Simulator:
         self.system_id = system_id
         self.credentials = credentials
         self._faults = faults if faults is not None else Faults()
-        self.receipt_delay = receipt_delay
+        self._receipt_delay = receipt_delay
         self.received: Deque[_codec.Pdu] = collections.deque(maxlen=record or None)
         self._record = record > 0
         self._session_args: dict[str, Any] = {
@@ -517,6 +524,15 @@ class Simulator:
         if not isinstance(faults, Faults):
             raise TypeError(f"Simulator.faults must be a Faults, not {type(faults).__name__} {faults!r}")
         self._faults = faults
+
+    @property
+    def receipt_delay(self) -> float:
+        """Seconds between a submit's response and its delivery receipt (checked on assignment)."""
+        return self._receipt_delay
+
+    @receipt_delay.setter
+    def receipt_delay(self, seconds: float) -> None:
+        self._receipt_delay = _seconds_arg("Simulator", "receipt_delay", seconds)
 
     def set_faults(self, **changes: Any) -> Faults:
         """Change some fault knobs (``sim.set_faults(throttle_every=5)``); returns the new Faults.
@@ -1264,8 +1280,9 @@ class Simulator:
 
     def _schedule_receipt(self, conn: _Conn, req: _codec.Pdu, message_id: str, now: float) -> None:
         submit_date = _now_yymmddhhmm()
-        if self.receipt_delay > 0:
-            self._at(now + self.receipt_delay, lambda: self._send_receipt(conn, req, message_id, submit_date), conn)
+        delay = self._receipt_delay
+        if delay > 0:
+            self._at(now + delay, lambda: self._send_receipt(conn, req, message_id, submit_date), conn)
         else:
             # After the response: the ESME should know the id before its receipt arrives.
             self._commands.append((lambda: self._send_receipt(conn, req, message_id, submit_date), conn))

@@ -357,7 +357,7 @@ def test_bind_each_type(sim: Simulator, bind_type: str, pdu_class: type) -> None
     [
         ({"credentials": {"test": "right"}}, "test", "wrong", Status.ESME_RINVPASWD),
         ({"credentials": {"other": PASSWORD}}, "test", PASSWORD, Status.ESME_RINVSYSID),
-        ({"faults": Faults(bind_status=Status.ESME_RALYBND)}, "test", PASSWORD, Status.ESME_RALYBND),
+        ({"faults": Faults(refuse_binds=Status.ESME_RALYBND)}, "test", PASSWORD, Status.ESME_RALYBND),
     ],
 )
 def test_bind_refused_raises_bind_error_with_status(sim_kwargs: dict, system_id: str, password: str, status: int) -> None:

@@ -71,6 +71,22 @@ def test_marker_configures_the_fixture(smsc):
     assert err.value.status == smppfast.Status.ESME_RINVDSTADR
 
 
+@pytest.mark.smsc(faults={"status": "ESME_RINVDSTADR"})
+def test_marker_takes_status_names_and_long_mo_is_split(smsc):
+    messages = []
+    with smppfast.Client(smsc.host, smsc.port, system_id="app", password="pw",
+                         on_message=messages.append) as client:
+        fut = client.submit(smppfast.SubmitSm(destination_addr="1", short_message=b"x"))
+        with pytest.raises(smppfast.CommandStatusError) as err:
+            fut.result(10)
+        assert err.value.status == smppfast.Status.ESME_RINVDSTADR
+        assert smsc.send_mo("1555", "app", "long reply " * 30) == 3
+        assert smsc.wait_for(lambda: messages, 10)
+    assert messages[0].text == "long reply " * 30
+    with pytest.raises(ValueError, match="throttle_every"):
+        smsc.set_faults(throttle_every=-1)
+
+
 def test_factory_starts_several(smsc_factory):
     a = smsc_factory(credentials={"a": "1"})
     b = smsc_factory(faults=Faults(throttle_every=2), system_id="other")
@@ -122,5 +138,5 @@ def test_users_tests_run_with_the_fixtures(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # --strict-markers above also proves the plugin registers its `smsc` marker.
-    assert "7 passed" in result.stdout
+    assert "8 passed" in result.stdout
 

@@ -150,7 +150,7 @@ def test_bind_credentials(system_id: str, password: str, status: int) -> None:
 
 
 def test_bind_refused_by_fault_and_retry_after_clearing(sim: Simulator, client: RawClient) -> None:
-    sim.set_faults(bind_status=Status.ESME_RBINDFAIL)
+    sim.set_faults(refuse_binds=Status.ESME_RBINDFAIL)
     assert client.bind().command_status == Status.ESME_RBINDFAIL
     sim.clear_faults()
     assert client.bind().command_status == 0  # refused binds leave the connection open

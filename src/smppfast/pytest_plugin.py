@@ -20,7 +20,9 @@ Fixtures
     A callable that starts another simulator per call and stops them all after the test:
     ``smsc_factory(**kwargs) -> Simulator``. Keyword arguments are the Simulator's
     (``credentials={"user": "pass"}``, ``receipt_delay=0.5``, ``system_id=...``, ...);
-    ``faults`` may be a :class:`smppfast.simulator.Faults` or a dict of its fields.
+    ``faults`` may be a :class:`smppfast.simulator.Faults` or a dict of its fields
+    (statuses by name or number: ``{"status": "ESME_RINVDSTADR"}``). Bad values raise
+    TypeError or ValueError when the simulator is made, naming the field.
 
 Marker
 ------

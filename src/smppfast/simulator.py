@@ -25,6 +25,13 @@ Fault injection lives in one dataclass, :class:`Faults`. The loop reads ``sim.fa
 per received buffer and replacing it is one attribute store, so ``set_faults`` from any
 thread is safe and takes effect at the next buffer. "Every Nth" counters are per connection,
 so one connection's faults do not depend on what other connections do.
+
+Failure policy: the simulator must never die from its user. Arguments are checked where they
+are given (the constructor, ``Faults``, ``set_faults``, ``send_mo``), on the caller's thread,
+so nothing the user passes reaches the I/O thread unchecked. Whatever still raises while
+serving one connection (reading, writing, a timer or command working for it, accepting it)
+is logged with the peer and closes that connection; the listener and the other connections
+go on. Only a bug outside any connection's handling ends the loop.
 """
 
 from __future__ import annotations
@@ -34,16 +41,19 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
+import operator
 import selectors
 import socket
 import ssl
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Union
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Deque, Mapping, Optional, Sized, Union
 
 from . import _codec
-from ._text import encode_text
+from ._text import split_text
 from ._tls import MemoryTls
 from .constants import Command, MessageState, Status, Tlv
 from .events import (
@@ -61,7 +71,7 @@ from .session import Session, SessionState
 if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
 
-__all__ = ["Faults", "Simulator", "TraceHook"]
+__all__ = ["Faults", "Simulator", "StatusLike", "TraceHook"]
 
 log = logging.getLogger("smppfast.simulator")
 
@@ -78,19 +88,124 @@ _GENERIC_NACK = int(Command.GENERIC_NACK)
 _SUBMITS = frozenset({_SUBMIT_SM, _DATA_SM, _SUBMIT_MULTI})
 _FAST_STATES = frozenset({SessionState.BOUND_TX, SessionState.BOUND_TRX})
 _RECV_SIZE = 256 * 1024
+_MAX_SHORT_MESSAGE = 254
 #: ``trace(direction, pdu, peer)``: direction "in" (read from the ESME) or "out" (queued to it).
 TraceHook = Callable[[str, _codec.Pdu, Any], None]
 # A connection told to close gets this long to read what we flushed before we hang up.
 _LINGER = 2.0
 
 
-@dataclasses.dataclass
+StatusLike = Union[int, str]
+"""A command_status as a number (``0x0B``, ``Status.ESME_RINVDSTADR``) or a name: ``"ESME_RINVDSTADR"``,
+case-insensitive, with or without the ``ESME_`` / ``ESME_R`` prefix (``"invdstadr"``), or a
+number in a string (``"0x0B"``)."""
+
+
+def _int_arg(where: str, name: str, value: object, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``; TypeError / ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool):  # an int to Python, never a count or a size to a user
+        raise TypeError(f"{where}: {name} must be an int, not the bool {value!r}")
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]  # TypeError handled below
+    except TypeError:
+        raise TypeError(f"{where}: {name} must be an int, not {type(value).__name__} {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{where}: {name} must be at least {minimum}, not {number!r}")
+    return number
+
+
+def _seconds_arg(where: str, name: str, value: object, *, positive: bool = False) -> float:
+    """``value`` as finite seconds, >= 0 (> 0 when ``positive``); TypeError / ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{where}: {name} must be a number of seconds, not {type(value).__name__} {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{where}: {name} must be a finite number of seconds {bound}, not {value!r}")
+    return seconds
+
+
+def _optional_seconds_arg(where: str, name: str, value: object) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return _seconds_arg(where, name, value, positive=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} (None turns it off)") from None
+
+
+def _status_arg(where: str, name: str, value: object) -> int:
+    """A command_status given as a number, a ``Status`` or a name, as an int (see :data:`StatusLike`)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text, 0)
+        except ValueError:
+            key = text.upper().replace("-", "_")
+            for prefix in ("", "ESME_", "ESME_R"):
+                member = Status.__members__.get(prefix + key)
+                if member is not None:
+                    return int(member)
+            raise ValueError(
+                f"{where}: {name} {text!r} is neither a command_status name (such as 'ESME_RTHROTTLED') nor a number"
+            ) from None
+    status = _int_arg(where, name, value, 0)
+    if status > 0xFFFFFFFF:
+        raise ValueError(f"{where}: {name} {status:#x} does not fit a command_status (32 bits)")
+    return status
+
+
+def _bool_arg(where: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, not {type(value).__name__} {value!r}")
+    return value
+
+
+def _count_field(name: str, value: object) -> int:
+    return _int_arg("Faults", name, value, 0)
+
+
+#: How each Faults field is checked and normalised, by name (in field order).
+_FAULT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "close_after": _count_field,
+    "close_mid_pdu_after": _count_field,
+    "drop_every": _count_field,
+    "nack_every": _count_field,
+    "throttle_every": _count_field,
+    "status": lambda name, value: _status_arg("Faults", name, value),
+    "delay": lambda name, value: _seconds_arg("Faults", name, value),
+    "refuse_binds": lambda name, value: _status_arg("Faults", name, value),
+    "skip_unbind_resp": lambda name, value: _bool_arg("Faults", name, value),
+}
+#: Old field names still accepted (with a DeprecationWarning): old -> new.
+_FAULT_ALIASES = {"bind_status": "refuse_binds"}
+
+
+def _fault_name(name: str, where: str) -> str:
+    """The field ``name`` stands for (a deprecated alias warns); TypeError for an unknown one."""
+    new = _FAULT_ALIASES.get(name)
+    if new is not None:
+        warnings.warn(f"Faults field {name!r} is now {new!r}", DeprecationWarning, stacklevel=3)
+        return new
+    if name not in _FAULT_CHECKS:
+        raise TypeError(f"{where}: unknown Faults field {name!r}; the fields are {', '.join(_FAULT_CHECKS)}")
+    return name
+
+
+@dataclasses.dataclass(init=False)
 class Faults:
     """What the simulator gets wrong on purpose. Zero / False means "behave".
 
     "Submit" means submit_sm, data_sm and submit_multi; counts are per connection and
     start at 1, so ``throttle_every=3`` throttles the 3rd, 6th, ... submit. When several
     apply to one submit the first in field order below wins.
+
+    Each field is the ``smppfast simulator`` option of the same name (``refuse_binds`` is
+    ``--refuse-binds``). Values are checked when given, at construction and on assignment:
+    counts are ints >= 0, ``delay`` finite seconds >= 0, and the two statuses take a number,
+    a :class:`~smppfast.Status` or a name (``"ESME_RINVDSTADR"``, see :data:`StatusLike`),
+    kept as an int. A bad value raises TypeError or ValueError naming the field.
+    ``bind_status`` is the deprecated old name of ``refuse_binds``.
     """
 
     #: Close the connection on receipt of the Nth submit, leaving it unanswered.
@@ -108,9 +223,48 @@ class Faults:
     #: Seconds to hold every submit response before sending it.
     delay: float = 0.0
     #: Refuse every bind with this command_status.
-    bind_status: int = 0
+    refuse_binds: int = 0
     #: On unbind, close the socket without sending unbind_resp (as some real SMSCs do).
     skip_unbind_resp: bool = False
+
+    def __init__(
+        self,
+        close_after: int = 0,
+        close_mid_pdu_after: int = 0,
+        drop_every: int = 0,
+        nack_every: int = 0,
+        throttle_every: int = 0,
+        status: StatusLike = 0,
+        delay: float = 0.0,
+        refuse_binds: StatusLike = 0,
+        skip_unbind_resp: bool = False,
+        *,
+        bind_status: Optional[StatusLike] = None,
+    ) -> None:
+        if bind_status is not None:
+            warnings.warn("Faults(bind_status=...) is now Faults(refuse_binds=...)", DeprecationWarning, stacklevel=2)
+            if refuse_binds:
+                raise TypeError("Faults: give refuse_binds or its deprecated name bind_status, not both")
+            refuse_binds = bind_status
+        self.close_after = close_after
+        self.close_mid_pdu_after = close_mid_pdu_after
+        self.drop_every = drop_every
+        self.nack_every = nack_every
+        self.throttle_every = throttle_every
+        self.status = status  # type: ignore[assignment]  # __setattr__ makes it an int
+        self.delay = delay
+        self.refuse_binds = refuse_binds  # type: ignore[assignment]
+        self.skip_unbind_resp = skip_unbind_resp
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        name = _fault_name(name, "Faults")
+        object.__setattr__(self, name, _FAULT_CHECKS[name](name, value))
+
+    @property
+    def bind_status(self) -> int:
+        """Deprecated: the old name of :attr:`refuse_binds`."""
+        warnings.warn("Faults.bind_status is now Faults.refuse_binds", DeprecationWarning, stacklevel=2)
+        return self.refuse_binds
 
     def touches_submits(self) -> bool:
         return bool(
@@ -179,6 +333,15 @@ class _TracedOut(bytearray):
         return self
 
 
+def _short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (with the length when cut)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} long)" if isinstance(value, Sized) else ""
+    return f"{text[:limit]}...{size}"
+
+
 def _now_yymmddhhmm() -> str:
     return time.strftime("%y%m%d%H%M", time.gmtime())
 
@@ -202,7 +365,7 @@ class Simulator:
         port: int = 0,
         *,
         system_id: str = "smppfast-sim",
-        credentials: Optional[dict[str, str]] = None,
+        credentials: Optional[Mapping[str, str]] = None,
         faults: Optional[Faults] = None,
         receipt_delay: float = 0.0,
         record: int = 10_000,
@@ -214,13 +377,47 @@ class Simulator:
         ssl_context: Optional[ssl.SSLContext] = None,
         trace: Optional[TraceHook] = None,
     ) -> None:
+        where = "Simulator"
+        if not isinstance(host, str):
+            raise TypeError(f"{where}: host must be a str, not {type(host).__name__} {host!r}")
+        port = _int_arg(where, "port", port, 0)
+        if port > 65535:
+            raise ValueError(f"{where}: port must be in 0..65535 (0 picks a free one), not {port!r}")
+        if not isinstance(system_id, str):
+            raise TypeError(f"{where}: system_id must be a str, not {type(system_id).__name__} {system_id!r}")
+        try:  # the bind response carries it: let the codec say what it allows
+            _codec.encode(_codec.BindTransceiverResp(system_id=system_id))
+        except PduError as err:
+            raise ValueError(f"{where}: system_id {system_id!r}: {err}") from None
+        if credentials is not None:
+            if not isinstance(credentials, Mapping):
+                raise TypeError(
+                    f"{where}: credentials must map system_id to password (or be None), not {type(credentials).__name__}"
+                )
+            for user, password in credentials.items():
+                if not isinstance(user, str) or not isinstance(password, str):
+                    raise TypeError(f"{where}: credentials must map str to str, not {user!r} to {type(password).__name__}")
+            credentials = dict(credentials)
+        if faults is not None and not isinstance(faults, Faults):
+            raise TypeError(f"{where}: faults must be a Faults (or None), not {type(faults).__name__} {faults!r}")
+        receipt_delay = _seconds_arg(where, "receipt_delay", receipt_delay)
+        record = _int_arg(where, "record", record, 0)
+        window = _int_arg(where, "window", window, 1)
+        response_timeout = _optional_seconds_arg(where, "response_timeout", response_timeout)
+        enquire_link_interval = _optional_seconds_arg(where, "enquire_link_interval", enquire_link_interval)
+        inactivity_timeout = _optional_seconds_arg(where, "inactivity_timeout", inactivity_timeout)
+        backlog = _int_arg(where, "backlog", backlog, 0)
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError(f"{where}: ssl_context must be an ssl.SSLContext (or None), not {type(ssl_context).__name__}")
+        if trace is not None and not callable(trace):
+            raise TypeError(f"{where}: trace must be a callable (direction, pdu, peer) or None, not {trace!r}")
         self.host = host
         self.ssl_context = ssl_context  # a server-side context: ESMEs connect over TLS
         self.port = port
         self.system_id = system_id
         self.credentials = credentials
-        self.faults = faults if faults is not None else Faults()
-        self.receipt_delay = receipt_delay
+        self._faults = faults if faults is not None else Faults()
+        self._receipt_delay = receipt_delay
         self.received: Deque[_codec.Pdu] = collections.deque(maxlen=record or None)
         self._record = record > 0
         self._session_args: dict[str, Any] = {
@@ -252,9 +449,11 @@ class Simulator:
         self._dirty: set[_Conn] = set()
 
         self._conns: dict[int, _Conn] = {}
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        # (when, tie-break, fn, the connection it works for or None): an exception from fn
+        # closes that connection only.
+        self._timers: list[tuple[float, int, Callable[[], None], Optional[_Conn]]] = []
         self._timer_seq = itertools.count()
-        self._commands: Deque[Callable[[], None]] = collections.deque()
+        self._commands: Deque[tuple[Callable[[], None], Optional[_Conn]]] = collections.deque()
         self._selector: Optional[selectors.BaseSelector] = None
         self._listener: Optional[socket.socket] = None
         self._wake_r: Optional[socket.socket] = None
@@ -315,16 +514,41 @@ class Simulator:
 
     # -- control from any thread -----------------------------------------------------
 
+    @property
+    def faults(self) -> Faults:
+        """The faults in force (a :class:`Faults`); assign a new one, or use :meth:`set_faults`."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        if not isinstance(faults, Faults):
+            raise TypeError(f"Simulator.faults must be a Faults, not {type(faults).__name__} {faults!r}")
+        self._faults = faults
+
+    @property
+    def receipt_delay(self) -> float:
+        """Seconds between a submit's response and its delivery receipt (checked on assignment)."""
+        return self._receipt_delay
+
+    @receipt_delay.setter
+    def receipt_delay(self, seconds: float) -> None:
+        self._receipt_delay = _seconds_arg("Simulator", "receipt_delay", seconds)
+
     def set_faults(self, **changes: Any) -> Faults:
-        """Change some fault knobs (``sim.set_faults(throttle_every=5)``); returns the new Faults."""
+        """Change some fault knobs (``sim.set_faults(throttle_every=5)``); returns the new Faults.
+
+        Names and values are checked as :class:`Faults` checks them (TypeError for an
+        unknown name, TypeError / ValueError for a bad value), and nothing changes then.
+        """
+        changes = {_fault_name(name, "set_faults"): value for name, value in changes.items()}
         # A fresh object swapped in with one store: the loop never sees half an update.
         with self._faults_lock:  # two threads changing different knobs both win
-            new = dataclasses.replace(self.faults, **changes)
-            self.faults = new
+            new = dataclasses.replace(self._faults, **changes)
+            self._faults = new
         return new
 
     def clear_faults(self) -> None:
-        self.faults = Faults()
+        self._faults = Faults()
 
     def send_mo(
         self,
@@ -334,31 +558,88 @@ class Simulator:
         *,
         system_id: Optional[str] = None,
         data_coding: Optional[int] = None,
+        method: str = "udh",
         **fields: Any,
-    ) -> None:
-        """Send a mobile-originated deliver_sm to every bound receiver (of ``system_id`` if given).
+    ) -> int:
+        """Send a mobile-originated message to every bound receiver (of ``system_id`` if given).
 
-        ``message`` as ``str`` is encoded (GSM 03.38 when it fits, else UCS-2, unless
-        ``data_coding`` says otherwise); ``bytes`` go as they are. ``fields`` go on the PDU.
+        A ``str`` is encoded (GSM 03.38 when it fits, else UCS-2, unless ``data_coding``
+        says otherwise) and split by :func:`smppfast.split_text` with ``method`` ("udh",
+        the default, "sar" or "payload"): each receiver gets one deliver_sm per part, in
+        order. ``bytes`` go as they are in one deliver_sm (``data_coding`` 0 unless given);
+        more than 254 octets do not fit a short_message and raise ValueError (split them
+        yourself, or send ``b""`` with ``tlvs={Tlv.MESSAGE_PAYLOAD: data}``). ``fields`` go
+        on every deliver_sm; a part's esm_class bits (UDHI) and TLVs (SAR, payload) are
+        added to the ``esm_class`` and ``tlvs`` given.
+
+        Everything is checked here, on the caller's thread: a bad argument raises
+        TypeError or ValueError naming it, and nothing is sent. Returns the number of
+        parts (deliver_sm per receiver).
         """
+        where = "send_mo"
+        if system_id is not None and not isinstance(system_id, str):
+            raise TypeError(f"{where}: system_id must be a str or None, not {type(system_id).__name__} {system_id!r}")
+        for name in ("short_message", "sequence_number"):
+            if name in fields:
+                raise TypeError(f"{where}: {name} is not given as a field (the message is the third argument)")
+        if data_coding is not None:
+            data_coding = _int_arg(where, "data_coding", data_coding, 0)
+            if data_coding > 0xFF:
+                raise ValueError(f"{where}: data_coding must be in 0..255, not {data_coding!r}")
+        chunks: list[tuple[int, bytes, int, dict[int, Any]]]  # data_coding, short_message, esm_class, tlvs
         if isinstance(message, str):
-            dc, short_message = encode_text(message, data_coding)
+            try:
+                parts = split_text(message, data_coding=data_coding, method=method)  # type: ignore[arg-type]
+            except ValueError as err:  # TextError: no such coding, method, too many parts
+                raise ValueError(f"{where}: message {_short_repr(message)}: {err}") from err
+            chunks = [(p.data_coding, p.short_message, p.esm_class, dict(p.tlvs)) for p in parts]
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            octets = bytes(message)
+            if len(octets) > _MAX_SHORT_MESSAGE:
+                raise ValueError(
+                    f"{where}: message is {len(octets)} octets; a short_message holds at most {_MAX_SHORT_MESSAGE} "
+                    "(give a str to have it split, or b'' with tlvs={Tlv.MESSAGE_PAYLOAD: data})"
+                )
+            chunks = [(data_coding or 0, octets, 0, {})]
         else:
-            dc, short_message = (data_coding or 0), bytes(message)
+            raise TypeError(f"{where}: message must be a str or bytes, not {type(message).__name__} {message!r}")
+        esm_class = _int_arg(where, "esm_class", fields.pop("esm_class", 0), 0)
+        tlvs = fields.pop("tlvs", None)
+        if tlvs is not None and not isinstance(tlvs, Mapping):
+            raise TypeError(f"{where}: tlvs must be a dict of tag to value, not {type(tlvs).__name__} {tlvs!r}")
+        user_tlvs = dict(tlvs or {})
+        pdus: list[dict[str, Any]] = []
+        for dc, short_message, part_esm_class, part_tlvs in chunks:
+            kwargs = dict(
+                fields,
+                source_addr=source_addr,
+                destination_addr=destination_addr,
+                data_coding=dc,
+                short_message=short_message,
+                esm_class=esm_class | part_esm_class,
+                tlvs={**user_tlvs, **part_tlvs},
+            )
+            try:  # what the I/O thread would find out too late: the codec's own checks
+                _codec.encode(_codec.DeliverSm(**kwargs))
+            except PduError as err:
+                value = kwargs.get(err.field or "")
+                shown = f" (got {_short_repr(value)})" if value is not None else ""
+                raise ValueError(f"{where}: {err}{shown}") from err
+            except TypeError as err:
+                raise TypeError(f"{where}: {err}") from err
+            pdus.append(kwargs)
 
         def deliver() -> None:
             for conn in self._receivers(system_id):
-                pdu = _codec.DeliverSm(
-                    source_addr=source_addr,
-                    destination_addr=destination_addr,
-                    data_coding=dc,
-                    short_message=short_message,
-                    **fields,
-                )
-                self._deliver(conn, pdu)
-                self.mo_sent += 1
+                try:
+                    for kwargs in pdus:
+                        self._deliver(conn, _codec.DeliverSm(**dict(kwargs, tlvs=dict(kwargs["tlvs"]))))
+                        self.mo_sent += 1
+                except Exception:
+                    self._conn_failed(conn, "sending an MO message")
 
         self._call_soon(deliver)
+        return len(pdus)
 
     def disconnect_all(self) -> None:
         """Drop every ESME connection at once (no unbind), as a crashed SMSC would."""
@@ -369,19 +650,27 @@ class Simulator:
         self._call_soon(drop)
 
     def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Run ``fn`` on the I/O thread and return its result (for tests that inspect state)."""
+        """Run ``fn`` on the I/O thread and return its result (for tests that inspect state).
+
+        An exception from ``fn`` is raised here, in the caller's thread; the simulator goes on.
+        """
         done = threading.Event()
         box: list[Any] = []
+        error: list[BaseException] = []
 
         def run() -> None:
             try:
                 box.append(fn())
+            except BaseException as exc:  # the caller's problem, raised in the caller's thread
+                error.append(exc)
             finally:
                 done.set()
 
         self._call_soon(run)
         if not done.wait(timeout):
             raise TimeoutError("the simulator did not run the call in time")
+        if error:
+            raise error[0]
         return box[0] if box else None
 
     @property
@@ -425,7 +714,7 @@ class Simulator:
     def _call_soon(self, fn: Callable[[], None]) -> None:
         if self._thread is None:
             raise RuntimeError("the simulator is not running")
-        self._commands.append(fn)
+        self._commands.append((fn, None))
         self._wake()
 
     def _wake(self) -> None:
@@ -435,8 +724,29 @@ class Simulator:
         except (BlockingIOError, OSError):
             pass  # already awake (buffer full) or shutting down
 
-    def _at(self, when: float, fn: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (when, next(self._timer_seq), fn))
+    def _at(self, when: float, fn: Callable[[], None], conn: Optional[_Conn] = None) -> None:
+        heapq.heappush(self._timers, (when, next(self._timer_seq), fn, conn))
+
+    def _conn_failed(self, conn: _Conn, doing: str) -> None:
+        """An exception escaped while ``doing`` something for ``conn``: log it and close that one connection.
+
+        Called from an ``except`` block. Whatever went wrong (a bug, a hook, a value no
+        check foresaw) costs one connection; the listener and every other connection go on.
+        """
+        self.tally["connection_errors"] += 1
+        log.exception("simulator: error %s with %s; closing that connection", doing, conn.peer)
+        conn.closing = True
+        try:
+            self._close(conn)
+        except Exception:
+            log.exception("simulator: error closing the connection with %s", conn.peer)
+            self._conns = {fd: c for fd, c in self._conns.items() if c is not conn}
+            try:
+                assert self._selector is not None
+                self._selector.unregister(conn.sock)
+            except (KeyError, ValueError):
+                pass
+            conn.sock.close()
 
     def _run(self) -> None:
         selector = self._selector
@@ -454,27 +764,45 @@ class Simulator:
                         else:
                             self._drain_wakeups()
                         continue
-                    if mask & selectors.EVENT_READ:
-                        self._on_readable(conn)
-                    if mask & selectors.EVENT_WRITE and conn.sock.fileno() >= 0:
-                        self._flush(conn)
-                while self._commands:
-                    self._commands.popleft()()
+                    try:
+                        if mask & selectors.EVENT_READ:
+                            self._on_readable(conn)
+                        if mask & selectors.EVENT_WRITE and conn.sock.fileno() >= 0:
+                            self._flush(conn)
+                    except Exception:
+                        self._conn_failed(conn, "handling input or output")
+                commands = self._commands
+                while commands:
+                    fn, owner = commands.popleft()
+                    try:
+                        fn()
+                    except Exception:
+                        if owner is None:
+                            log.exception("simulator: a command failed (the simulator goes on)")
+                        else:
+                            self._conn_failed(owner, "running a command")
                 self._run_timers()
                 if self._dirty:
                     dirty = self._dirty
                     self._dirty = set()
                     for conn in dirty:
                         if conn.sock.fileno() >= 0:
-                            self._after_activity(conn)
-        except Exception:
+                            try:
+                                self._after_activity(conn)
+                            except Exception:
+                                self._conn_failed(conn, "writing")
+        except Exception:  # a bug outside any one connection's handling: nothing left to save
             log.exception("simulator I/O loop crashed")
         finally:
             self._shutdown()
 
     def _shutdown(self) -> None:
         for conn in list(self._conns.values()):
-            self._close(conn)
+            try:
+                self._close(conn)
+            except Exception:
+                log.exception("simulator: error closing the connection with %s", conn.peer)
+                conn.sock.close()
         assert self._selector is not None
         self._selector.close()
         for sock in (self._listener, self._wake_r, self._wake_w):
@@ -499,7 +827,14 @@ class Simulator:
             return
         now = time.monotonic()
         while timers and timers[0][0] <= now:
-            heapq.heappop(timers)[2]()
+            _, _, fn, conn = heapq.heappop(timers)
+            try:
+                fn()
+            except Exception:
+                if conn is None:
+                    log.exception("simulator: a timer failed (the simulator goes on)")
+                else:
+                    self._conn_failed(conn, "running a timer")
 
     def _accept(self) -> None:
         assert self._listener is not None and self._selector is not None
@@ -511,17 +846,31 @@ class Simulator:
             except OSError as err:  # e.g. EMFILE: keep serving the connections we have
                 log.warning("accept failed: %s", err)
                 return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Conn(sock, Session("smsc", now=time.monotonic(), **self._session_args), peer)
-            if self.ssl_context is not None:
-                conn.tls = MemoryTls(self.ssl_context, server_side=True)
-            self._conns[sock.fileno()] = conn
-            self._selector.register(sock, selectors.EVENT_READ, conn)
-            self.connections_total += 1
-            if self._trace is not None:
-                conn.out = _TracedOut(self._call_trace, peer)
-            log.debug("connection from %s", peer)
+            try:
+                self._add_connection(sock, peer)
+            except Exception:  # e.g. the peer reset before setsockopt: that one socket only
+                self.tally["connection_errors"] += 1
+                log.exception("simulator: error accepting the connection from %s; closing it", peer)
+                self._conns.pop(sock.fileno(), None)
+                try:
+                    self._selector.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+                sock.close()
+
+    def _add_connection(self, sock: socket.socket, peer: Any) -> None:
+        assert self._selector is not None
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = _Conn(sock, Session("smsc", now=time.monotonic(), **self._session_args), peer)
+        if self.ssl_context is not None:
+            conn.tls = MemoryTls(self.ssl_context, server_side=True)
+        if self._trace is not None:
+            conn.out = _TracedOut(self._call_trace, peer)
+        self._conns[sock.fileno()] = conn
+        self._selector.register(sock, selectors.EVENT_READ, conn)
+        self.connections_total += 1
+        log.debug("connection from %s", peer)
 
     def _on_readable(self, conn: _Conn) -> None:
         if conn.sock.fileno() < 0:
@@ -567,7 +916,7 @@ class Simulator:
             self._fast_timers
             and conn.session.state in _FAST_STATES
             and not conn.closing
-            and not self.faults.touches_submits()
+            and not self._faults.touches_submits()
         )
 
     def _on_data(self, conn: _Conn, data: bytes, now: float) -> None:
@@ -653,7 +1002,7 @@ class Simulator:
             conn.out += _HEADER.pack(16, _GENERIC_NACK, err.status or Status.ESME_RSYSERR, err.sequence_number or 0)
 
     def _handle_events(self, conn: _Conn, events: list[Any], now: float) -> None:
-        faults = self.faults
+        faults = self._faults
         record = self._record
         received = self.received
         session = conn.session
@@ -700,7 +1049,7 @@ class Simulator:
         # re-arms, so at most a few are pending per connection whatever the traffic.
         if deadline is not None and (conn.deadline is None or deadline < conn.deadline):
             conn.deadline = deadline
-            self._at(deadline, lambda: self._session_timer(conn))
+            self._at(deadline, lambda: self._session_timer(conn), conn)
 
     def _session_timer(self, conn: _Conn) -> None:
         if conn.sock.fileno() < 0 or conn.closing:
@@ -779,7 +1128,7 @@ class Simulator:
         except OSError:
             self._close(conn)
             return
-        self._at(time.monotonic() + _LINGER, lambda: self._close(conn))
+        self._at(time.monotonic() + _LINGER, lambda: self._close(conn), conn)
 
     def _close(self, conn: _Conn) -> None:
         sock = conn.sock
@@ -804,7 +1153,7 @@ class Simulator:
     def _on_bind(self, conn: _Conn, request: _codec.Pdu, faults: Faults) -> None:
         if self._record:
             self.received.append(request)
-        status = faults.bind_status
+        status = faults.refuse_binds
         if not status and self.credentials is not None:
             password = self.credentials.get(request.system_id)  # type: ignore[attr-defined]
             if password is None:
@@ -860,7 +1209,7 @@ class Simulator:
                 self._schedule_receipt(conn, req, mid, now)
         if faults.delay > 0:
             self.tally["delayed"] += 1
-            self._at(now + faults.delay, lambda: self._write_later(conn, data))
+            self._at(now + faults.delay, lambda: self._write_later(conn, data), conn)
         else:
             conn.out += data
 
@@ -931,11 +1280,12 @@ class Simulator:
 
     def _schedule_receipt(self, conn: _Conn, req: _codec.Pdu, message_id: str, now: float) -> None:
         submit_date = _now_yymmddhhmm()
-        if self.receipt_delay > 0:
-            self._at(now + self.receipt_delay, lambda: self._send_receipt(conn, req, message_id, submit_date))
+        delay = self._receipt_delay
+        if delay > 0:
+            self._at(now + delay, lambda: self._send_receipt(conn, req, message_id, submit_date), conn)
         else:
             # After the response: the ESME should know the id before its receipt arrives.
-            self._commands.append(lambda: self._send_receipt(conn, req, message_id, submit_date))
+            self._commands.append((lambda: self._send_receipt(conn, req, message_id, submit_date), conn))
 
     def _send_receipt(self, conn: _Conn, req: Any, message_id: str, submit_date: str) -> None:
         # The submitting connection if it can receive, else a receiver of the same system_id.

@@ -38,7 +38,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         throttle_every=args.throttle_every,
         status=args.status,
         delay=args.delay,
-        bind_status=args.refuse_binds,
+        refuse_binds=args.refuse_binds,
         skip_unbind_resp=args.skip_unbind_resp,
     )
     credentials = dict(args.credentials) if args.credentials else None

@@ -4,16 +4,23 @@ Run ``smppfast <command> --help`` for the options. Exit codes are part of the in
 scripts can tell failures apart:
 
 * 0 - success;
-* 1 - the command ran but something it did failed (a part was rejected, a receipt never
-  came, a bench submit got no response);
-* 2 - bad input or no link: bad options, bad hex, a malformed PDU, an unreachable host,
-  a TLS or bind-timeout failure;
-* 3 - the SMSC refused the bind (the status name is printed);
-* 130 - interrupted (Ctrl-C).
+* 1 - the command ran but something it did failed: ``send``: a part was refused or got no
+  response, a receipt never came; ``bench``: any submit was refused (by status) or got no
+  response, or some were never sent;
+* 2 - bad input or no link: a bad option or argument, a value too long for its SMPP field
+  (the option and the limit are named; a password's characters never are), an empty or
+  non-numeric destination (alphanumeric needs ``--dest-ton 5``), bad hex, a malformed PDU,
+  an unreachable host, a TLS or bind-timeout failure, and any other library error
+  (``SmppError``), with its status in plain words where there is one;
+* 3 - the SMSC refused the bind (the status is printed in plain words);
+* 130 - interrupted (Ctrl-C); ``bench`` first prints what it measured until then.
 
-Errors are one line on stderr (``smppfast: error: ...``), never a traceback. The command's
-own results go to stdout; logs (``-v``/``-vv``) and the bench progress line go to stderr so
-stdout stays parseable.
+Errors are one line on stderr (``smppfast: error: ...``), never a traceback or the usage
+text (only ``smppfast`` with no arguments shows the usage). The command's own results go to
+stdout; logs (``-v``/``-vv``), the bench progress line and bench's count of failed submits
+go to stderr so stdout stays parseable. ``simulator -vv`` logs every PDU; ``send`` and
+``bench`` cannot yet (the client has no PDU hook; issue 11 adds the ``smppfast.pdu``
+logger, which ``-vv`` will show without a change here) and their ``--help`` says so.
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ import sys
 from typing import Optional, Sequence
 
 from .. import __version__
-from . import bench, decode, send, simulator
 from ..errors import SmppError
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Parser, _error_line, _setup_logging
+from . import bench, decode, send, simulator
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    _error_line,
+    _setup_logging,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -35,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="smppfast",
         description="SMPP 3.4 tools: a test SMSC, a sender, a benchmark and a PDU decoder.",
-        epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"smppfast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -14,7 +14,13 @@ from typing import Callable, NoReturn, Optional, TypeAlias, TypeVar
 from .. import _layout
 from ..client import Client
 from ..constants import DataCoding, Npi, Status, Ton, format_status, status_name
-from ..errors import BindError, CommandStatusError, ConnectionClosedError, SmppError, SmppTimeoutError
+from ..errors import (
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    SmppError,
+    SmppTimeoutError,
+)
 from ..receipt import DeliveryReceipt
 
 log = logging.getLogger("smppfast.cli")

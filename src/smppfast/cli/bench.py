@@ -168,8 +168,9 @@ class _Worker(threading.Thread):
                     if len(pending) >= limit:
                         self._settle(pending, limit - 1)
         except Exception as err:  # the link dropped or the window never freed: stop this worker
-            self.errors[type(err).__name__] += 1
-            self.aborted = f"{type(err).__name__}: {err}"
+            if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
+                self.errors[type(err).__name__] += 1
+                self.aborted = f"{type(err).__name__}: {err}"
         self._settle(pending, 0)
 
     def _settle(self, pending: collections.deque[Any], keep: int) -> None:
@@ -180,6 +181,8 @@ class _Worker(threading.Thread):
             if len(pending) <= keep and not fut.done():
                 return
             exc = fut.exception()  # blocks until this one is done
+            if self.stopping:  # Ctrl-C came while waiting: the summary is being taken
+                return
             pending.popleft()
             self.done += 1
             if exc is None:
@@ -309,8 +312,10 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, ta
                         sys.stderr.write(_progress_line(done, args.n, time.perf_counter() - start))
                         sys.stderr.flush()
         except KeyboardInterrupt:
-            # Ctrl-C: keep what was measured. The workers stop at their next step; one
-            # blocked on a response is left behind (a daemon), its counts read as they stand.
+            # Ctrl-C: keep what was measured. The workers stop at their next step and count
+            # nothing more; one blocked on a response or a window slot is left behind (a
+            # daemon). In a terminal the built-in simulator gets the same Ctrl-C and drops
+            # the link: what fails from then on is not counted, it is "in flight".
             interrupted = True
             for w in workers:
                 w.stopping = True

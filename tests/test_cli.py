@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -366,7 +367,15 @@ def test_an_unexpected_library_error_is_one_line_with_the_status(
 
     monkeypatch.setattr(smppfast.Client, "connect", refuse)
     monkeypatch.delenv("SMPP_PASSWORD", raising=False)
-    assert main(["send", "--port", "2775", "15551234", "hi"]) == 2
+    # main() sets up the "smppfast" logger for a process of its own; give it back afterwards,
+    # or later tests' caplog sees nothing.
+    logger = logging.getLogger("smppfast")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    try:
+        assert main(["send", "--port", "2775", "15551234", "hi"]) == 2
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
     err = capsys.readouterr().err
     assert err == (
         "smppfast: error: the SMSC said no: ESME_RTHROTTLED (0x00000058): "

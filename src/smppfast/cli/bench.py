@@ -218,8 +218,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _check_cstr("--source-addr", args.source_addr, "SubmitSm", "source_addr")
     proc: Optional[subprocess.Popen[str]] = None
     if args.host is None:
-        password = ""
         proc, host, port = _spawn_simulator()
+        password = ""
         target = f"{host}:{port} (built-in simulator, separate process)"
     else:
         host, port = args.host, args.port

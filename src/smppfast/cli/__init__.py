@@ -4,16 +4,23 @@ Run ``smppfast <command> --help`` for the options. Exit codes are part of the in
 scripts can tell failures apart:
 
 * 0 - success;
-* 1 - the command ran but something it did failed (a part was rejected, a receipt never
-  came, a bench submit got no response);
-* 2 - bad input or no link: bad options, bad hex, a malformed PDU, an unreachable host,
-  a TLS or bind-timeout failure;
-* 3 - the SMSC refused the bind (the status name is printed);
-* 130 - interrupted (Ctrl-C).
+* 1 - the command ran but something it did failed: ``send``: a part was refused or got no
+  response, a receipt never came; ``bench``: any submit was refused (by status) or got no
+  response, or some were never sent;
+* 2 - bad input or no link: a bad option or argument, a value too long for its SMPP field
+  (the option and the limit are named; a password's characters never are), an empty or
+  non-numeric destination (alphanumeric needs ``--dest-ton 5``), bad hex, a malformed PDU,
+  an unreachable host, a TLS or bind-timeout failure, and any other library error
+  (``SmppError``), with its status in plain words where there is one;
+* 3 - the SMSC refused the bind (the status is printed in plain words);
+* 130 - interrupted (Ctrl-C); ``bench`` first prints what it measured until then.
 
-Errors are one line on stderr (``smppfast: error: ...``), never a traceback. The command's
-own results go to stdout; logs (``-v``/``-vv``) and the bench progress line go to stderr so
-stdout stays parseable.
+Errors are one line on stderr (``smppfast: error: ...``), never a traceback or the usage
+text (only ``smppfast`` with no arguments shows the usage). The command's own results go to
+stdout; logs (``-v``/``-vv``), the bench progress line and bench's count of failed submits
+go to stderr so stdout stays parseable. ``simulator -vv`` logs every PDU; ``send`` and
+``bench`` cannot yet (the client has no PDU hook; issue 11 adds the ``smppfast.pdu``
+logger, which ``-vv`` will show without a change here) and their ``--help`` says so.
 """
 
 from __future__ import annotations
@@ -24,27 +31,43 @@ import sys
 from typing import Optional, Sequence
 
 from .. import __version__
+from ..errors import SmppError
 from . import bench, decode, send, simulator
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, _setup_logging
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    _error_line,
+    _setup_logging,
+)
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="smppfast",
         description="SMPP 3.4 tools: a test SMSC, a sender, a benchmark and a PDU decoder.",
-        epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused.",
+        epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"smppfast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument("-v", "--verbose", action="count", default=0, help="-v: info log, -vv: debug log (every PDU)")
+    # -vv promises only what it shows. The simulator traces every PDU through its hook; the
+    # client has no such hook yet (the library's smppfast.pdu logger is issue 11), so for
+    # send and bench -vv is the library's debug log, and says where PDUs can be seen today.
+    def verbose(detail: str) -> argparse.ArgumentParser:
+        parent = argparse.ArgumentParser(add_help=False)
+        parent.add_argument("-v", "--verbose", action="count", default=0, help=f"-v: info log, -vv: debug log ({detail})")
+        return parent
 
+    traced = verbose("every PDU in and out")
+    untraced = verbose("PDUs are not logged yet; 'smppfast simulator -vv' logs every PDU it exchanges")
     # One module per subcommand, each adding its own parser; the order is the order of --help.
-    for command in (simulator, send, bench, decode):
-        command.register(sub, [verbose])
+    for command, parent in ((simulator, traced), (send, untraced), (bench, untraced), (decode, untraced)):
+        command.register(sub, [parent])
     return parser
 
 
@@ -57,6 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_usage(sys.stderr)  # no command at all: show what there is
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
@@ -65,6 +90,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"smppfast: error: {err}\n")
         return err.code
+    except SmppError as err:
+        # The commands turn the errors they expect into a CliError in their own words; any
+        # other error of the library is still the user's input or the link: one line, exit 2.
+        sys.stdout.flush()
+        sys.stderr.write(f"smppfast: error: {_error_line(err)}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("smppfast: interrupted\n")
         return EXIT_INTERRUPTED

@@ -9,11 +9,18 @@ import logging
 import os
 import ssl
 import sys
-from typing import Callable, Optional, TypeAlias, TypeVar
+from typing import Callable, NoReturn, Optional, TypeAlias, TypeVar
 
+from .. import _layout
 from ..client import Client
 from ..constants import DataCoding, Npi, Status, Ton, format_status, status_name
-from ..errors import BindError, ConnectionClosedError, SmppTimeoutError
+from ..errors import (
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    SmppError,
+    SmppTimeoutError,
+)
 from ..receipt import DeliveryReceipt
 
 log = logging.getLogger("smppfast.cli")
@@ -30,12 +37,30 @@ _E = TypeVar("_E", Status, Ton, Npi, DataCoding)
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line in the command's error format, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"smppfast: error: {message} (see '{self.prog} --help')\n")
+
+
 class CliError(Exception):
     """A failure reported as one line on stderr, with the exit code to return."""
 
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _error_line(err: SmppError) -> str:
+    """What the command line says about a library error that no command expected: one line,
+    with the status in plain words when there is one."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, CommandStatusError):
+        described = format_status(err.status)
+        if described not in text:
+            text = f"{text}: {described}"
+    return text
 
 
 def _out(line: str = "") -> None:
@@ -61,15 +86,20 @@ def _format_receipt(receipt: DeliveryReceipt) -> str:
 # -- argument types -----------------------------------------------------------------------
 
 
-def _enum_arg(enum: type[_E], aliases: Optional[dict[str, int]] = None) -> Callable[[str], int]:
-    """An argparse type: an integer (decimal or 0x hex) or a member name of ``enum``."""
+def _enum_arg(enum: type[_E], aliases: Optional[dict[str, int]] = None, *, octets: int = 1) -> Callable[[str], int]:
+    """An argparse type: an integer (decimal or 0x hex) that fits ``octets``, or a member name of ``enum``."""
+    top = (1 << (8 * octets)) - 1
 
     def parse(text: str) -> int:
         value = text.strip()
         try:
-            return int(value, 0)
+            number = int(value, 0)
         except ValueError:
             pass
+        else:
+            if not 0 <= number <= top:
+                raise argparse.ArgumentTypeError(f"{text!r} is out of range: a {enum.__name__} is 0 to {top:#x}")
+            return number
         key = value.upper().replace("-", "_")
         if aliases and key in aliases:
             return aliases[key]
@@ -82,7 +112,7 @@ def _enum_arg(enum: type[_E], aliases: Optional[dict[str, int]] = None) -> Calla
     return parse
 
 
-_status_arg = _enum_arg(Status)
+_status_arg = _enum_arg(Status, octets=4)
 _ton_arg = _enum_arg(Ton)
 _npi_arg = _enum_arg(Npi)
 # Users say "gsm" or "ucs2" rather than SMPP's "DEFAULT"; both work.
@@ -98,6 +128,42 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+def _port_arg(lowest: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port from ``lowest`` (0 lets the system pick one) to 65535."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+        if not lowest <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"{value} is not a port: {lowest} to 65535")
+        return value
+
+    parse.__name__ = "port"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
     return value
 
 
@@ -118,6 +184,58 @@ def _credential(text: str) -> tuple[str, str]:
     return user, password
 
 
+# -- values checked where the user gives them ----------------------------------------------
+#
+# The codec refuses an over-long field too, but only when the PDU is encoded: after the
+# connection and the bind, and as a traceback. Checked here, the message names the option.
+
+
+def _max_chars(command: str, field: str) -> int:
+    """The most characters SMPP 3.4 allows in the C-Octet String ``field`` of ``command``:
+    its size in the codec's layout table, less the terminating NUL."""
+    for layout in _layout.PDUS:
+        if layout.name == command:
+            for name, kind, size in layout.fields:
+                if name == field and kind == _layout.CSTR:
+                    return size - 1
+    raise LookupError(f"{command} has no C-Octet String field {field!r}")
+
+
+def _check_cstr(what: str, value: str, command: str, field: str, *, secret: bool = False) -> None:
+    """Refuse ``value`` for ``field`` of ``command`` with a CliError naming ``what`` (the
+    option) and the limit. A ``secret`` is never echoed, not even one character of it."""
+    limit = _max_chars(command, field)
+    if len(value) > limit:
+        size = f"longer than {limit} characters" if secret else f"{len(value)} characters long"
+        raise CliError(f"{what} is {size}; SMPP 3.4 allows at most {limit} for {field}")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError as err:
+        char = "" if secret else f" {value[err.start]!r}"
+        raise CliError(f"{what} has a character{char} that SMPP cannot carry in {field} (Latin-1 only)") from None
+
+
+def _check_bind_options(args: argparse.Namespace) -> None:
+    """``--system-id`` and ``--system-type`` against the bind PDU's layout."""
+    _check_cstr("--system-id", args.system_id, "BindTransceiver", "system_id")
+    _check_cstr("--system-type", args.system_type, "BindTransceiver", "system_type")
+
+
+def _check_destination(what: str, value: str, ton: int, *, ton_option: Optional[str] = "--dest-ton") -> None:
+    """A destination must be a number unless its TON says alphanumeric; never empty.
+
+    ``ton_option`` is the option that sets the TON, named in the hint (None: there is none).
+    """
+    if not value:
+        raise CliError(f"{what} is empty: give the number to send to")
+    if ton != Ton.ALPHANUMERIC and not (value.isascii() and value.isdigit()):
+        hint = "without the '+'" if value.startswith("+") and value[1:].isdigit() else "digits only"
+        if ton_option is not None:
+            hint += f"; an alphanumeric address needs {ton_option} {int(Ton.ALPHANUMERIC)}"
+        raise CliError(f"{what} {value!r} is not a number ({hint})")
+    _check_cstr(what, value, "SubmitSm", "destination_addr")
+
+
 def _add_link_options(p: argparse.ArgumentParser, *, host_default: Optional[str]) -> None:
     """The options of a command that binds to an SMSC (``send``, ``bench``)."""
     g = p.add_argument_group("connection")
@@ -125,7 +243,7 @@ def _add_link_options(p: argparse.ArgumentParser, *, host_default: Optional[str]
         g.add_argument("--host", help="the SMSC to benchmark (default: start the built-in simulator)")
     else:
         g.add_argument("--host", default=host_default, help="SMSC host (default: %(default)s)")
-    g.add_argument("--port", type=int, default=2775, help="SMSC port (default: %(default)s)")
+    g.add_argument("--port", type=_port_arg(1), default=2775, help="SMSC port (default: %(default)s)")
     g.add_argument("--system-id", default="smppfast", help="bind system_id (default: %(default)s)")
     g.add_argument(
         "--password-env",
@@ -165,12 +283,15 @@ def _password(args: argparse.Namespace) -> str:
     """
     value = os.environ.get(args.password_env)
     if value is not None:
+        _check_cstr(f"the password in ${args.password_env}", value, "BindTransceiver", "password", secret=True)
         return value
     if sys.stdin is not None and sys.stdin.isatty():
         try:
-            return getpass.getpass(f"password for {args.system_id}@{args.host}:{args.port}: ")
+            value = getpass.getpass(f"password for {args.system_id}@{args.host}:{args.port}: ")
         except EOFError:
             return ""
+        _check_cstr("the password typed", value, "BindTransceiver", "password", secret=True)
+        return value
     log.info("$%s is not set and stdin is not a terminal; binding with an empty password", args.password_env)
     return ""
 

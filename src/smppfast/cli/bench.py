@@ -27,17 +27,23 @@ from .. import __version__
 from .._codec import Pdu, SubmitSm
 from .._text import split_text
 from ..client import Client
+from ..constants import Status, Ton, format_status
 from ..errors import CommandStatusError, TextError
 from ._common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     CliError,
     Subparsers,
     _add_link_options,
+    _check_bind_options,
+    _check_cstr,
+    _check_destination,
     _connect,
     _data_coding_arg,
     _out,
     _password,
+    _positive_float,
     _positive_int,
     _ssl_context,
     _status_name,
@@ -134,6 +140,8 @@ class _Worker(threading.Thread):
         self.statuses: collections.Counter[int] = collections.Counter()
         self.errors: collections.Counter[str] = collections.Counter()
         self.aborted: Optional[str] = None
+        #: Set from the main thread on Ctrl-C: submit no more, wait for nothing.
+        self.stopping = False
 
     def run(self) -> None:
         pending: collections.deque[Any] = collections.deque()
@@ -143,7 +151,7 @@ class _Worker(threading.Thread):
         try:
             if self.batch > 1:
                 submit_many = self.client.submit_many
-                while self.sent < self.count:
+                while self.sent < self.count and not self.stopping:
                     n = min(self.batch, self.count - self.sent)
                     base = self.sent
                     pending.extend(submit_many([copy.copy(templates[(base + j) % k]) for j in range(n)]))
@@ -153,23 +161,28 @@ class _Worker(threading.Thread):
             else:
                 submit = self.client.submit
                 for i in range(self.count):
+                    if self.stopping:
+                        break
                     pending.append(submit(copy.copy(templates[i % k])))
                     self.sent += 1
                     if len(pending) >= limit:
                         self._settle(pending, limit - 1)
         except Exception as err:  # the link dropped or the window never freed: stop this worker
-            self.errors[type(err).__name__] += 1
-            self.aborted = f"{type(err).__name__}: {err}"
+            if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
+                self.errors[type(err).__name__] += 1
+                self.aborted = f"{type(err).__name__}: {err}"
         self._settle(pending, 0)
 
     def _settle(self, pending: collections.deque[Any], keep: int) -> None:
         """Read every finished future at the head; block on the head until at most ``keep`` remain."""
         statuses = self.statuses
-        while pending:
+        while pending and not self.stopping:
             fut = pending[0]
             if len(pending) <= keep and not fut.done():
                 return
             exc = fut.exception()  # blocks until this one is done
+            if self.stopping:  # Ctrl-C came while waiting: the summary is being taken
+                return
             pending.popleft()
             self.done += 1
             if exc is None:
@@ -199,6 +212,10 @@ def _progress_line(done: int, total: int, elapsed: float) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    _check_bind_options(args)
+    # bench sends with dest_addr_ton 0 (unknown): a destination must be a number.
+    _check_destination("--dest", args.dest, Ton.UNKNOWN, ton_option=None)
+    _check_cstr("--source-addr", args.source_addr, "SubmitSm", "source_addr")
     proc: Optional[subprocess.Popen[str]] = None
     if args.host is None:
         proc, host, port = _spawn_simulator()
@@ -209,19 +226,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
         password = _password(args)
         target = f"{host}:{port}"
     try:
-        result = _run_bench(args, host, port, password)
+        return _run_bench(args, host, port, password, target)
     finally:
         if proc is not None:
             _stop_process(proc)
-    result["target"] = target
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """Print the summary (stdout) and what failed (one line on stderr); return the exit code."""
     if args.json:
         _out(json.dumps(result, sort_keys=False))
     else:
         _print_bench(result)
-    return EXIT_FAILED if result["errors"] or result["not_sent"] else EXIT_OK
+    sys.stdout.flush()
+    failures = [f"{n:,} {_describe(status)}" for status, n in result["failed"].items()]
+    failures += [f"{n:,} {name}" for name, n in result["errors"].items()]
+    if failures:
+        failed = sum(result["failed"].values()) + sum(result["errors"].values())
+        sys.stderr.write(f"smppfast: {failed:,} of {result['submits']:,} submits failed: {'; '.join(failures)}\n")
+    if result["interrupted"]:
+        sys.stderr.write("smppfast: interrupted; the summary shows what was measured until then\n")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failures or result["not_sent"] else EXIT_OK
 
 
-def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) -> dict[str, Any]:
+def _describe(name: str) -> str:
+    """A status as the summary names it (``status_name``), in plain words (``format_status``)."""
+    return format_status(Status[name]) if name in Status.__members__ else name
+
+
+def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, target: str) -> int:
     try:
         parts = split_text(args.text, data_coding=args.data_coding)
     except (TextError, ValueError) as err:
@@ -248,7 +282,7 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) ->
             bind_type=args.bind,
             window=args.window,
             response_timeout=args.timeout,
-            rate_limit=args.rate / args.binds if args.rate else None,
+            rate_limit=args.rate / args.binds if args.rate is not None else None,
             ssl_context=_ssl_context(args),
         )
         for _ in range(args.binds)
@@ -265,37 +299,72 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) ->
         counts = [args.n // threads + (1 if i < args.n % threads else 0) for i in range(threads)]
         workers = [_Worker(clients[i % args.binds], templates, counts[i], limit, args.batch) for i in range(threads)]
         show = sys.stderr.isatty() and not args.json and not args.no_progress
+        interrupted = False
         start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            while w.is_alive():
-                w.join(0.2)
-                if show:
-                    done = sum(x.done for x in workers)
-                    sys.stderr.write(_progress_line(done, args.n, time.perf_counter() - start))
-                    sys.stderr.flush()
+        try:
+            for w in workers:
+                w.start()
+            for w in workers:
+                while w.is_alive():
+                    w.join(0.2)
+                    if show:
+                        done = sum(x.done for x in workers)
+                        sys.stderr.write(_progress_line(done, args.n, time.perf_counter() - start))
+                        sys.stderr.flush()
+        except KeyboardInterrupt:
+            # Ctrl-C: keep what was measured. The workers stop at their next step and count
+            # nothing more; one blocked on a response or a window slot is left behind (a
+            # daemon). In a terminal the built-in simulator gets the same Ctrl-C and drops
+            # the link: what fails from then on is not counted, it is "in flight".
+            interrupted = True
+            for w in workers:
+                w.stopping = True
         elapsed = time.perf_counter() - start
+        if interrupted:
+            grace = time.monotonic() + 0.5
+            for w in workers:
+                if w.ident is not None:  # Ctrl-C may come before every worker started
+                    w.join(max(0.0, grace - time.monotonic()))
         if show:
             sys.stderr.write("\r" + " " * 79 + "\r")
             sys.stderr.flush()
-        quantiles = (0.5, 0.9, 0.99, 0.999)
-        latencies = _percentiles(opened, quantiles)
-        throttled = sum(c.stats.throttled for c in opened)
+        result = _result(args, workers, opened, elapsed, interrupted, target, len(templates))
+        # Printed before the unbind: a second Ctrl-C while closing loses nothing measured.
+        return _report(args, result)
     finally:
         for c in reversed(opened):
             c.close()
+
+
+def _result(
+    args: argparse.Namespace,
+    workers: Sequence[_Worker],
+    clients: Sequence[Client],
+    elapsed: float,
+    interrupted: bool,
+    target: str,
+    parts: int,
+) -> dict[str, Any]:
+    quantiles = (0.5, 0.9, 0.99, 0.999)
+    latencies = _percentiles(clients, quantiles)
+    throttled = sum(c.stats.throttled for c in clients)
     statuses: collections.Counter[int] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()
     for w in workers:
-        statuses.update(w.statuses)
-        errors.update(w.errors)
+        # dict() copies in one step, so a worker left running cannot change it mid-copy.
+        statuses.update(dict(w.statuses))
+        errors.update(dict(w.errors))
     completed = sum(w.done for w in workers)
+    sent = sum(w.sent for w in workers)
     aborted = [w.aborted for w in workers if w.aborted]
+    threads = len(workers)
     return {
+        "target": target,
+        "interrupted": interrupted,
         "submits": args.n,
         "completed": completed,
-        "not_sent": args.n - sum(w.sent for w in workers),
+        "in_flight": max(0, sent - completed) if interrupted else 0,
+        "not_sent": args.n - sent,
         "elapsed_s": round(elapsed, 6),
         "throughput": round(completed / elapsed, 1) if elapsed > 0 else 0.0,
         "latency_ms": {
@@ -303,6 +372,8 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) ->
             for name, v in zip(("p50", "p90", "p99", "p99.9"), latencies)
         },
         "statuses": {_status_name(s): n for s, n in sorted(statuses.items())},
+        # Every refused submit by status, in plain words: what made the exit status 1.
+        "failed": {_status_name(s): n for s, n in sorted(statuses.items()) if s != 0},
         "errors": dict(errors),
         "aborted": aborted,
         "throttled_retries": throttled,
@@ -311,7 +382,7 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str) ->
         "threads": threads,
         "rate": args.rate,
         "batch": args.batch,
-        "parts_per_text": len(templates),
+        "parts_per_text": parts,
         "smppfast": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -335,14 +406,19 @@ def _print_bench(r: dict[str, Any]) -> None:
         rows.append((f"latency {name}", "n/a" if value is None else f"{value:.3f} ms"))
     for status, n in r["statuses"].items() or [("-", 0)]:
         rows.append(("status " + status, f"{n:,}"))
+    refused = sum(r["failed"].values())
+    if refused:
+        rows.append(("refused", f"{refused:,} ({'; '.join(f'{_describe(k)}: {v:,}' for k, v in r['failed'].items())})"))
     if r["throttled_retries"]:
         rows.append(("throttled (retried)", f"{r['throttled_retries']:,}"))
     errors = sum(r["errors"].values())
     rows.append(("errors", f"{errors:,}" + (f" ({', '.join(f'{k} {v}' for k, v in r['errors'].items())})" if errors else "")))
+    if r["in_flight"]:
+        rows.append(("in flight", f"{r['in_flight']:,} (no response yet when interrupted)"))
     if r["not_sent"]:
         rows.append(("not sent", f"{r['not_sent']:,}"))
     width = max(len(k) for k, _ in rows)
-    _out("smppfast bench")
+    _out("smppfast bench (interrupted: what was measured until Ctrl-C)" if r["interrupted"] else "smppfast bench")
     for key, value in rows:
         _out(f"  {key:<{width}}  {value}")
     for reason in r["aborted"]:
@@ -360,7 +436,7 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     _add_link_options(p, host_default=None)
     p.add_argument("-n", type=_positive_int, default=100_000, help="submit_sm PDUs to send (default: %(default)s)")
     p.add_argument("--window", type=_positive_int, default=100, help="requests in flight per bind (default: %(default)s)")
-    p.add_argument("--rate", type=float, default=None, metavar="R", help="cap at R submits per second in total")
+    p.add_argument("--rate", type=_positive_float, default=None, metavar="R", help="cap at R submits per second in total")
     p.add_argument("--binds", type=_positive_int, default=1, metavar="N", help="connections (default: %(default)s)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="T", help="submitting threads (default: one per bind)")
     p.add_argument("--batch", type=_positive_int, default=1, metavar="B", help="submit with submit_many in batches of B")

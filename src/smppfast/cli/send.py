@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ..client import Client
+from ..constants import format_status
 from ..errors import (
     CommandStatusError,
     ConnectionClosedError,
@@ -23,6 +24,9 @@ from ._common import (
     CliError,
     Subparsers,
     _add_link_options,
+    _check_bind_options,
+    _check_cstr,
+    _check_destination,
     _connect,
     _data_coding_arg,
     _format_receipt,
@@ -38,6 +42,10 @@ from ._common import (
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    # Everything the user typed is checked before the password prompt and the connection.
+    _check_bind_options(args)
+    _check_destination("DEST", args.dest, args.dest_ton)
+    _check_cstr("--source-addr", args.source_addr, "SubmitSm", "source_addr")
     password = _password(args)
     receipts: list[DeliveryReceipt] = []
     receipts_arrived = threading.Condition()
@@ -89,7 +97,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 response = fut.result()
             except CommandStatusError as err:
                 failed = True
-                _out(f"part {i}/{total}: status={_status_name(err.status)}")
+                _out(f"part {i}/{total}: status={format_status(err.status)}")
                 continue
             except SmppTimeoutError:
                 failed = True
@@ -167,6 +175,6 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     m.add_argument(
         "--wait-receipts", type=_non_negative_float, metavar="S", help="request delivery receipts and wait up to S seconds for them"
     )
-    p.add_argument("dest", metavar="DEST", help="destination address")
+    p.add_argument("dest", metavar="DEST", help="destination number, digits only (any text with --dest-ton 5)")
     p.add_argument("text", metavar="TEXT", help="message text")
     p.set_defaults(func=cmd_send)

@@ -17,7 +17,9 @@ from ._common import (
     Subparsers,
     _credential,
     _non_negative_float,
+    _non_negative_int,
     _out,
+    _port_arg,
     _status_arg,
     log,
 )
@@ -111,7 +113,7 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
         "'smppfast simulator listening on HOST:PORT', so --port 0 works from scripts.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=2775, help="port to listen on, 0 for any free one (default: %(default)s)")
+    p.add_argument("--port", type=_port_arg(0), default=2775, help="port to listen on, 0 for any free one (default: %(default)s)")
     p.add_argument("--system-id", default="smppfast-sim", help="the SMSC's system_id in bind responses")
     p.add_argument(
         "--credentials",
@@ -121,12 +123,12 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
         help="accept only these system_id:password pairs (repeatable; default: accept any)",
     )
     f = p.add_argument_group("faults (\"submit\" = submit_sm, data_sm, submit_multi; counted per connection)")
-    f.add_argument("--throttle-every", type=int, default=0, metavar="N", help="answer every Nth submit ESME_RTHROTTLED")
-    f.add_argument("--drop-every", type=int, default=0, metavar="N", help="never answer every Nth submit")
-    f.add_argument("--nack-every", type=int, default=0, metavar="N", help="answer every Nth submit with generic_nack")
+    f.add_argument("--throttle-every", type=_non_negative_int, default=0, metavar="N", help="answer every Nth submit ESME_RTHROTTLED")
+    f.add_argument("--drop-every", type=_non_negative_int, default=0, metavar="N", help="never answer every Nth submit")
+    f.add_argument("--nack-every", type=_non_negative_int, default=0, metavar="N", help="answer every Nth submit with generic_nack")
     f.add_argument("--delay", type=_non_negative_float, default=0.0, metavar="S", help="hold every submit response S seconds")
     f.add_argument("--status", type=_status_arg, default=0, metavar="STATUS", help="answer every submit with this status (name or number)")
-    f.add_argument("--close-after", type=int, default=0, metavar="N", help="drop the connection on the Nth submit")
+    f.add_argument("--close-after", type=_non_negative_int, default=0, metavar="N", help="drop the connection on the Nth submit")
     f.add_argument("--refuse-binds", type=_status_arg, default=0, metavar="STATUS", help="refuse every bind with this status")
     f.add_argument("--skip-unbind-resp", action="store_true", help="close on unbind without sending unbind_resp")
     p.add_argument("--receipt-delay", type=_non_negative_float, default=0.0, metavar="S", help="send delivery receipts after S seconds")

@@ -139,3 +139,37 @@ def test_public_names_type_check_under_strict(tmp_path: Path) -> None:
     # (no implicit re-export): the package has to list its public names in __all__.
     ok = _mypy(tmp_path, GOOD_USE.format(mod="smppfast"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+CLIENT_USE = """
+import concurrent.futures as cf
+import smppfast
+from smppfast import Client, SubmitSm, DeliverSm
+
+def on_message(message: smppfast.CompleteMessage) -> int:
+    return smppfast.Status.ESME_ROK if message.text else smppfast.Status.ESME_RX_P_APPN
+
+def on_receipt(receipt: smppfast.DeliveryReceipt) -> None:
+    print(receipt.message_id, receipt.stat)
+
+def send(port: int) -> list[str]:
+    with Client("127.0.0.1", port, system_id="me", password="pw", window=100,
+                on_message=on_message, on_receipt=on_receipt) as client:
+        futures = client.submit_many([SubmitSm(destination_addr="447700900123", short_message=b"hi")])
+        ids: list[str] = []
+        for fut in cf.as_completed(futures):
+            response: smppfast.SubmitSmResp = fut.result()
+            ids.append(response.message_id)
+        one: str = client.submit(SubmitSm(destination_addr="1")).result(5).message_id
+        other: smppfast.Pdu = client.submit(smppfast.EnquireLink()).result(5)
+        parts = client.send_message("447700900123", "hello", source_addr="me")
+        done, _ = cf.wait(parts, timeout=5)
+        ids += parts.message_ids(timeout=5)
+        return ids
+"""
+
+
+@needs_mypy
+def test_client_use_as_the_readme_shows_type_checks_under_strict(tmp_path: Path) -> None:
+    ok = _mypy(tmp_path, CLIENT_USE)
+    assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -23,11 +23,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, InvalidStateError
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ._futures import FutureState
 
 if TYPE_CHECKING:
+    from concurrent.futures._base import _Waiter
+
     from ._codec import Pdu
 
 __all__ = ["SubmitFuture", "set_wait_hook"]
@@ -44,7 +46,11 @@ def set_wait_hook(hook: Optional[Callable[[bool], None]]) -> None:
 _TERMINAL = frozenset({"CANCELLED", "CANCELLED_AND_NOTIFIED", FINISHED})
 
 
-class SubmitFuture(FutureState, Future["Pdu"]):
+#: The response PDU a future resolves to (SubmitSmResp for a SubmitSm, ...).
+_R = TypeVar("_R", bound="Pdu")
+
+
+class SubmitFuture(FutureState, Future[_R]):
     """The future ``Client.submit`` returns; resolves to the response PDU.
 
     Its state (``_state``, ``_result``, ``_exception``, ``_cond``, ``_parked``,
@@ -65,23 +71,29 @@ class SubmitFuture(FutureState, Future["Pdu"]):
                 return
         fn(self)
 
-    # Built lazily, where Future sets it in __init__.
-    @property
-    def _condition(self) -> threading.Condition:  # type: ignore[override]
-        cond = self._cond
-        if cond is None:
-            with _create_lock:
-                cond = self._cond
-                if cond is None:
-                    cond = self._cond = threading.Condition()
-        return cond
+    if TYPE_CHECKING:
+        # What concurrent.futures.as_completed and wait expect of a future, as plain
+        # attributes (typeshed's protocol); at run time they are the lazy properties below.
+        _condition: threading.Condition
+        _waiters: list[_Waiter]
+    else:
+        # Built lazily, where Future sets them in __init__.
+        @property
+        def _condition(self) -> threading.Condition:
+            cond = self._cond
+            if cond is None:
+                with _create_lock:
+                    cond = self._cond
+                    if cond is None:
+                        cond = self._cond = threading.Condition()
+            return cond
 
-    @property
-    def _waiters(self) -> list[Any]:  # type: ignore[override]
-        waiters = self._waiters_list
-        if waiters is None:
-            waiters = self._waiters_list = []
-        return waiters
+        @property
+        def _waiters(self) -> list[Any]:
+            waiters = self._waiters_list
+            if waiters is None:
+                waiters = self._waiters_list = []
+            return waiters
 
     def _resolve(self, result: Any, exception: Optional[BaseException]) -> None:
         cond = self._cond
@@ -160,7 +172,7 @@ class SubmitFuture(FutureState, Future["Pdu"]):
             if hook is not None:
                 hook(False)
 
-    def result(self, timeout: Optional[float] = None) -> Pdu:
+    def result(self, timeout: Optional[float] = None) -> _R:
         # Fast path: already resolved, no lock needed.
         if self._state != FINISHED:
             self._wait(timeout)

@@ -44,9 +44,23 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union, overload
 
-from ._codec import Pdu, SubmitSm
+from ._codec import (
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from ._future import SubmitFuture, set_wait_hook
 from ._futures import LatencyRing, new_futures, settle
 from ._text import split_text
@@ -135,7 +149,7 @@ class RateLimiter:
             time.sleep(wait)
 
 
-class MessageHandle(list):  # type: ignore[type-arg]
+class MessageHandle(list[SubmitFuture[SubmitSmResp]]):
     """The futures of one message's parts, in order, with a way to wait for all of them.
 
     Still a plain list of ``Future`` (``concurrent.futures.wait`` takes it as it is).
@@ -145,13 +159,13 @@ class MessageHandle(list):  # type: ignore[type-arg]
         """True once every part has its outcome."""
         return all(f.done() for f in self)
 
-    def result(self, timeout: Optional[float] = None) -> list[Any]:
+    def result(self, timeout: Optional[float] = None) -> list[SubmitSmResp]:
         """Every part's response, in order; raises the first part's error if one failed.
 
         ``timeout`` bounds the whole wait, not each part.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        out = []
+        out: list[SubmitSmResp] = []
         for fut in self:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             out.append(fut.result(left))
@@ -239,8 +253,8 @@ class Client:
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
         ssl_context: Optional[ssl.SSLContext] = None,
-        on_message: Optional[Callable[[CompleteMessage], None]] = None,
-        on_receipt: Optional[Callable[[DeliveryReceipt], None]] = None,
+        on_message: Optional[Callable[[CompleteMessage], Optional[int]]] = None,
+        on_receipt: Optional[Callable[[DeliveryReceipt], Optional[int]]] = None,
         on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
@@ -321,7 +335,7 @@ class Client:
         self._bound = False
         self._bind_result: Optional[BaseException] = None
         self._bind_done = threading.Event()
-        self._retry: collections.deque[SubmitFuture] = collections.deque()
+        self._retry: collections.deque[SubmitFuture[Any]] = collections.deque()
         self._paused_until = 0.0
         self._backoff = throttle_backoff
         self._threads: list[threading.Thread] = []
@@ -540,7 +554,22 @@ class Client:
 
     # -- submitting ---------------------------------------------------------------
 
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture:
+    @overload
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitSmResp]: ...
+    @overload
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> SubmitFuture[DataSmResp]: ...
+    @overload
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    @overload
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> SubmitFuture[QuerySmResp]: ...
+    @overload
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> SubmitFuture[CancelSmResp]: ...
+    @overload
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    @overload
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Pdu]: ...
+
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Any]:
         """Send a request; the Future resolves to its response PDU.
 
         Blocks while the window is full, for at most ``timeout`` (default ``window_timeout``),
@@ -550,7 +579,7 @@ class Client:
             self.rate_limiter.acquire()
         direct = b""
         sock = None
-        fut = SubmitFuture(pdu)
+        fut: SubmitFuture[Any] = SubmitFuture(pdu)
         with self._lock:
             session = self._open_session
             if session is None or session.window_free <= 0:
@@ -597,7 +626,14 @@ class Client:
                 ):
                     self._kick_writer()  # whatever queued up meanwhile is the writer's now
 
-    def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture]:
+    @overload
+    def submit_many(
+        self, pdus: Iterable[SubmitSm], *, timeout: Optional[float] = None
+    ) -> list[SubmitFuture[SubmitSmResp]]: ...
+    @overload
+    def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture[Pdu]]: ...
+
+    def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture[Any]]:
         """Submit a batch: one Future per PDU, in order; as many go out per lock as the window admits.
 
         Never raises for a single PDU: if one cannot be sent (a field that does not encode, the
@@ -606,7 +642,7 @@ class Client:
         """
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
-        futures: list[SubmitFuture] = []
+        futures: list[SubmitFuture[Any]] = []
         pending = pdus if isinstance(pdus, list) else list(pdus)
         n = len(pending)
         limiter = self.rate_limiter
@@ -634,7 +670,7 @@ class Client:
                                 self._kick_writer()
             except Exception as exc:
                 for pdu in pending[len(futures):]:
-                    fut = SubmitFuture(pdu)
+                    fut: SubmitFuture[Any] = SubmitFuture(pdu)
                     fut.set_exception(exc)
                     futures.append(fut)
                 break
@@ -1007,7 +1043,7 @@ class Client:
             with self._lock:
                 self._state_changed.notify_all()
 
-    def _throttled(self, fut: SubmitFuture) -> None:
+    def _throttled(self, fut: SubmitFuture[Any]) -> None:
         """The SMSC asked us to slow down: pause everything, then resend this request first."""
         with self._lock:
             self.stats.throttled += 1

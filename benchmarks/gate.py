@@ -17,9 +17,12 @@ measured in the same run, rounds interleaved, to the ratios saved in ``baselines
 | ``client_w100_vs_smpp34`` | smppfast ``Client``, window 100, 1 thread | smpp34's asyncio client, window 100 |
 | ``client_w1_vs_c`` | smppfast ``Client``, window 1 | the C stop-and-wait client (``stopwait.c``) |
 
-Both clients run against the C SMSC sink (``sink.c``, built with gcc). Each library's figure is
-its best of ``--rounds`` rounds (3; a round's codec figure is its fastest timed call); the ratio
-is best over best. A ratio fails when it is more than ``threshold`` (25%) below its baseline.
+Both clients run against the C SMSC sink (``sink.c``, built with gcc). Within a round the two
+sides of a ratio alternate: 100 timed calls each for the codec (50 for the stream), 4 short bursts
+each for the clients (30,000 / 10,000 submits at window 100, 3,000 / 6,000 at window 1), and a
+side's figure for the round is its fastest call or burst. Each library's figure is its best of
+``--rounds`` rounds (3), and the ratio is best over best. A ratio fails when it is more than
+``threshold`` (25%) below its baseline.
 Before failing, the gate measures a failing ratio again, ``--rounds`` more rounds each time, up
 to ``--confirm`` times (2), and keeps the best of all its rounds: noise only ever slows a run
 down, so a real regression stays below the line and a noisy round does not. The codec figures
@@ -145,20 +148,30 @@ def _client_case(kind: str, count: int) -> Callable[[], float]:
     return once
 
 
-def _client_pair(a: Callable[[], float], b: Callable[[], float]) -> Callable[[int], tuple[float, float]]:
-    """One round: both cases one after the other, which one goes first alternating by round."""
+def _client_pair(a: Callable[[], float], b: Callable[[], float], bursts: int) -> Callable[[int], tuple[float, float]]:
+    """One round: ``bursts`` short cases of each side, alternating (which one goes first alternates
+    by round); each side's figure is its fastest burst, as a codec round's is its fastest call.
+
+    Both clients' wall-clock rates depend on how much of the 2 cores they get (smppfast's reader
+    thread, its submitting thread and the sink want all of them at once), so a busy machine moves
+    them unevenly; the fastest of several short bursts is the figure least disturbed.
+    """
 
     def pair(r: int) -> tuple[float, float]:
-        if r % 2 == 0:
-            x = a()
-            return x, b()
-        y = b()
-        return a(), y
+        best_a = best_b = 0.0
+        for _ in range(bursts):
+            if r % 2 == 0:
+                best_a = max(best_a, a())
+                best_b = max(best_b, b())
+            else:
+                best_b = max(best_b, b())
+                best_a = max(best_a, a())
+        return best_a, best_b
 
     return pair
 
 
-def ratios(scale: float, codec_calls: int) -> list[dict[str, Any]]:
+def ratios(scale: float, codec_calls: int, bursts: int) -> list[dict[str, Any]]:
     """The gate's ratios: name, label, the two sides' names and the ``pair`` that measures them."""
 
     def n(x: int) -> int:
@@ -173,13 +186,13 @@ def ratios(scale: float, codec_calls: int) -> list[dict[str, Any]]:
          "pair": _codec_pair("decode", codec_calls)},
         {"name": "resp_stream_vs_smpp34", "label": "10k submit_sm_resp stream, smppfast / smpp34",
          "sides": ("smppfast resp stream", "smpp34 resp stream"), "unit": "PDUs/s",
-         "pair": _codec_pair("resp_stream", max(3, codec_calls // 10))},
+         "pair": _codec_pair("resp_stream", max(3, codec_calls // 2))},
         {"name": "client_w100_vs_smpp34", "label": "client window 100 vs sink, smppfast / smpp34 asyncio",
          "sides": ("smppfast client w100", "smpp34 client w100"), "unit": "submits/s",
-         "pair": _client_pair(_client_case("w100", n(100_000)), _client_case("smpp34", n(10_000)))},
+         "pair": _client_pair(_client_case("w100", n(30_000)), _client_case("smpp34", n(10_000)), bursts)},
         {"name": "client_w1_vs_c", "label": "client window 1 vs sink, smppfast / C stop-and-wait",
          "sides": ("smppfast client w1", "C client w1"), "unit": "submits/s",
-         "pair": _client_pair(_client_case("w1", n(10_000)), _client_case("c_w1", n(20_000)))},
+         "pair": _client_pair(_client_case("w1", n(3_000)), _client_case("c_w1", n(6_000)), bursts)},
     ]
 
 
@@ -226,9 +239,9 @@ def evaluate(specs: list[dict[str, Any]], figures: dict[str, list[float]], basel
     return rows
 
 
-def run_gate(rounds: int, confirm: int, scale: float, codec_calls: int, only: Optional[set[str]],
+def run_gate(rounds: int, confirm: int, scale: float, codec_calls: int, bursts: int, only: Optional[set[str]],
              baseline: dict[str, Any], threshold: float, log: Any = sys.stderr) -> dict[str, Any]:
-    specs = [s for s in ratios(scale, codec_calls) if not only or s["name"] in only]
+    specs = [s for s in ratios(scale, codec_calls, bursts) if not only or s["name"] in only]
     figures: dict[str, list[float]] = {}
     load_start = os.getloadavg()
     t0 = time.monotonic()
@@ -254,6 +267,8 @@ def run_gate(rounds: int, confirm: int, scale: float, codec_calls: int, only: Op
         "threshold": threshold,
         "rounds": rounds,
         "scale": scale,
+        "codec_calls": codec_calls,
+        "client_bursts": bursts,
         "machine": machine(),
         "ratios": rows,
     }
@@ -324,7 +339,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--confirm", type=int, default=2,
                     help="times a failing ratio is measured again before the gate fails (default 2)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the client submits (default 1)")
-    ap.add_argument("--codec-calls", type=int, default=100, help="timed calls per codec round (default 100)")
+    ap.add_argument("--codec-calls", type=int, default=100,
+                    help="timed calls of each side per codec round (default 100; 50 for the stream)")
+    ap.add_argument("--client-bursts", type=int, default=4,
+                    help="timed bursts of each side per client round (default 4)")
     ap.add_argument("--threshold", type=float, default=None,
                     help=f"allowed drop below the baseline (default: the baseline file's, else {THRESHOLD})")
     ap.add_argument("--only", default="", help="comma-separated ratio names")
@@ -348,7 +366,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             if args.update:
                 print(f"gate --update: run {i + 1} of {args.runs}", file=sys.stderr)
             data = run_gate(args.rounds, 0 if args.update else args.confirm, args.scale, args.codec_calls,
-                            only, base_ratios, threshold)
+                            args.client_bursts, only, base_ratios, threshold)
             results.append(data)
             print_report(data)
     except Exception as exc:  # the gate could not measure: say so, distinctly from a regression
@@ -372,7 +390,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "update_runs": [round(v, 3) for v in vals],
             }
         new["measured"] = {"when": results[-1]["when"], "rounds": args.rounds, "runs": len(results),
-                           "scale": args.scale, **{k: results[-1]["machine"][k] for k in
+                           "scale": args.scale, "codec_calls": args.codec_calls,
+                           "client_bursts": args.client_bursts, **{k: results[-1]["machine"][k] for k in
                                                    ("checkout", "python", "cpus", "smppfast_version")}}
         os.makedirs(os.path.dirname(os.path.abspath(args.baseline)), exist_ok=True)
         with open(args.baseline, "w") as f:

@@ -82,6 +82,7 @@ def check_same_smppfast(child_location: str, what: str) -> None:
     if os.path.realpath(child_location) != os.path.realpath(here):
         raise RuntimeError(f"{what} imported smppfast from {child_location}, this process from {here}")
 
+
 TEXT_60 = b"Your code is 482913. It expires in 10 minutes. Do not share!"
 SUBMIT_FIELDS: dict[str, Any] = dict(
     source_addr_ton=5,

@@ -402,8 +402,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             new["ratios"][name] = {
                 "label": next(r["label"] for r in results[0]["ratios"] if r["name"] == name),
                 "baseline": round(statistics.median(vals), 3),
-                "update_runs": [round(v, 3) for v in vals],
+                "runs": len(vals),
+                "spread": {"min": round(min(vals), 3), "median": round(statistics.median(vals), 3),
+                           "max": round(max(vals), 3)},
             }
+        new.pop("measured", None)
         new["measured"] = {"when": results[-1]["when"], "rounds": args.rounds, "runs": len(results),
                            "scale": args.scale, "codec_calls": args.codec_calls,
                            "client_bursts": args.client_bursts, **{k: results[-1]["machine"][k] for k in

@@ -2,7 +2,7 @@
 """Benchmark regression gate: smppfast's speed as ratios to peers measured in the same run.
 
     python benchmarks/gate.py                  # check against benchmarks/baselines/ratios.json
-    python benchmarks/gate.py --update --runs 5 # measure 5 times, store the median as the baseline
+    python benchmarks/gate.py --update --runs 10  # measure 10 times, store the medians as the baseline
     python benchmarks/gate.py --json out.json  # also write every figure
 
 Absolute times on a shared 2-core machine move by up to 2x between runs, so the gate never

@@ -24,7 +24,7 @@ rounds (3); within a round the two sides of a ratio alternate: 100 timed calls e
 three rounds), except at window 100, where it is the upper quartile of the 12 bursts (see
 ``side_figure``: there the best burst proved an outlier itself). A ratio fails when it is more than ``threshold`` (25%) below its
 baseline. Before failing, the gate measures a failing ratio again, ``--rounds`` more rounds each
-time, up to ``--confirm`` times (2), over all its samples: a real regression stays below the line,
+time, up to ``--confirm`` times (3), over all its samples: a real regression stays below the line,
 a noisy run does not. The codec figures are checked first on the canonical bytes
 (``conftest.verify``), and every client submit must end in ESME_ROK. Exit status: 0 all ratios
 pass, 1 a ratio regressed, 2 the gate could not measure.
@@ -352,8 +352,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default=BASELINE, help="the saved ratios (default: %(default)s)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds per measurement (default 3)")
-    ap.add_argument("--confirm", type=int, default=2,
-                    help="times a failing ratio is measured again before the gate fails (default 2)")
+    ap.add_argument("--confirm", type=int, default=3,
+                    help="times a failing ratio is measured again before the gate fails (default 3)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the client submits (default 1)")
     ap.add_argument("--codec-calls", type=int, default=100,
                     help="timed calls of each side per codec round (default 100; 50 for the stream)")

@@ -36,6 +36,7 @@ import collections
 import gc
 import itertools
 import json
+import math
 import os
 import shutil
 import socket
@@ -50,10 +51,37 @@ from typing import Any, Callable, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# SMPPFAST_SRC points the benchmarks (and their child processes) at another built tree.
-SRC = os.environ.get("SMPPFAST_SRC") or os.path.join(ROOT, "src")
-if SRC not in sys.path:
+# The benchmarks measure whatever ``import smppfast`` gives this interpreter: normally the installed
+# package (``pip install ".[bench]"``). Child processes run the same interpreter with the same
+# environment, so they import the same package; ``child_env()`` and ``check_same_smppfast()`` make
+# sure of it. SMPPFAST_SRC=/path/to/tree/src measures another *built* tree instead: it goes first
+# on sys.path here and on PYTHONPATH in every child.
+SRC: Optional[str] = os.environ.get("SMPPFAST_SRC") or None
+if SRC and SRC not in sys.path:
     sys.path.insert(0, SRC)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child interpreter: this one's, with SMPPFAST_SRC first on PYTHONPATH if set."""
+    env = dict(os.environ)
+    if SRC:
+        env["PYTHONPATH"] = SRC + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def smppfast_location() -> str:
+    """The directory of the smppfast package this process imports (what is being measured)."""
+    import smppfast
+
+    return os.path.dirname(os.path.abspath(smppfast.__file__))
+
+
+def check_same_smppfast(child_location: str, what: str) -> None:
+    """Raise if a child process imported another smppfast than this process."""
+    here = smppfast_location()
+    if os.path.realpath(child_location) != os.path.realpath(here):
+        raise RuntimeError(f"{what} imported smppfast from {child_location}, this process from {here}")
+
 
 TEXT_60 = b"Your code is 482913. It expires in 10 minutes. Do not share!"
 SUBMIT_FIELDS: dict[str, Any] = dict(
@@ -167,10 +195,11 @@ class Sink(_Server):
 
 
 _SIM_CODE = """
-import sys
+import os, sys
+import smppfast
 from smppfast.simulator import Simulator
 sim = Simulator(record=0).start()
-print(sim.port, flush=True)
+print(sim.port, os.path.dirname(os.path.abspath(smppfast.__file__)), flush=True)
 sys.stdin.read()
 sim.stop()
 """
@@ -182,16 +211,21 @@ class SimServer(_Server):
     name = "sim"
 
     def __init__(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = SRC + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # stderr is inherited: if the child fails, its traceback is printed just above our error.
         self.proc = subprocess.Popen([sys.executable, "-c", _SIM_CODE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
+                                     stdout=subprocess.PIPE, text=True, env=child_env())
         line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.strip().isdigit():
+        port, _, location = line.strip().partition(" ")
+        if not port.isdigit():
             self.stop()
-            raise RuntimeError("the simulator did not start")
-        self.port = int(line)
+            raise RuntimeError(f"the simulator did not start ({sys.executable}; its stderr is above)")
+        self.port = int(port)
         atexit.register(self.stop)
+        try:
+            check_same_smppfast(location, "the simulator child")
+        except RuntimeError:
+            self.stop()
+            raise
 
 
 SERVERS: dict[str, Callable[[], _Server]] = {"sink": Sink, "sim": SimServer}
@@ -334,14 +368,18 @@ def _run_threads(targets: list[Callable[[], int]]) -> tuple[int, float]:
 
 
 def smppfast_case(port: int, mode: str, window: int, count: int, threads: int = 1, warmup: int = 2000) -> Result:
-    """mode: 'pipelined', 'construct', 'bulk' (submit_many, batches of 1000) or 'blocking'."""
-    from smppfast.client import ClientStats
+    """mode: 'pipelined', 'construct', 'bulk' (submit_many, batches of 1000) or 'blocking'.
 
+    Latency comes from the public ``client.stats.latency_samples()``: the samples taken after the
+    timed part, minus those already there after the warm-up (see ``_timed_samples``).
+    """
     pool = _pool()
     with _smppfast_client(port, window) as client:
         submit = client.submit
         _pipelined(submit, pool[: min(warmup, POOL)])  # connection, caches, threads all warm
-        client.stats = ClientStats()  # latencies of the timed part only
+        stats = client.stats
+        ok_before = stats.responses[0]
+        warm_samples = stats.latency_samples()
         per = count // threads
         count = per * threads
         if mode == "pipelined":
@@ -361,11 +399,28 @@ def smppfast_case(port: int, mode: str, window: int, count: int, threads: int = 
             raise ValueError(mode)
         gc.collect()
         n, dt = _run_threads(targets)
-        stats_ok = client.stats.responses[0]
-        p50, p99 = client.stats.latency_percentiles(0.5, 0.99)
+        stats_ok = stats.responses[0] - ok_before
+        samples = _timed_samples(warm_samples, stats.latency_samples())
     if n != count:  # result() raised for anything but an ESME_ROK response
         raise AssertionError(f"{n} results read for {count} submits")
-    return Result(count, dt, p50 * 1e6, p99 * 1e6, extra={"stats_responses_ok": stats_ok})
+    p50, p99 = _percentiles(samples)
+    if p50 is None or p99 is None or not (math.isfinite(p50) and math.isfinite(p99)):
+        raise AssertionError(f"client.stats.latency_samples() holds no latency for the {count} timed submits "
+                             f"({len(samples)} new samples)")
+    return Result(count, dt, p50, p99, extra={"stats_responses_ok": stats_ok, "latency_samples": len(samples)})
+
+
+def _timed_samples(before: list[float], after: list[float]) -> list[float]:
+    """The latencies recorded between two ``latency_samples()`` copies.
+
+    The client keeps a rolling window of recent samples (older ones are overwritten once it is
+    full), so the new samples are ``after`` minus the ones ``before`` already held, as multisets.
+    Two samples of exactly the same value (nanosecond clock) are rare, and dropping one of them
+    changes no percentile that matters.
+    """
+    if len(after) > len(before) and after[: len(before)] == before:
+        return after[len(before):]  # the window has not wrapped: the new samples are appended
+    return list((collections.Counter(after) - collections.Counter(before)).elements())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -394,10 +449,14 @@ def _memory_child(port: int, n: int, pdus_counted: bool, use_tracemalloc: bool) 
     submit = client.submit
     for i in range(n):
         futures[i] = submit(SubmitSm(**fields) if pdus is None else pdus[i])
+    # Let the writer send everything (public API only): wait until RSS has been still for 0.3 s.
     deadline = time.monotonic() + 10
-    while client._session._out and time.monotonic() < deadline:  # let the writer send all
-        time.sleep(0.01)
-    time.sleep(0.3)
+    last, still_since = _rss(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - still_since < 0.3:
+        time.sleep(0.02)
+        now_rss = _rss()
+        if now_rss != last:
+            last, still_since = now_rss, time.monotonic()
     in_flight = client.in_flight
     gc.collect()
     rss_after = _rss()
@@ -411,7 +470,7 @@ def _memory_child(port: int, n: int, pdus_counted: bool, use_tracemalloc: bool) 
         f.result(60)
     client.close()
     out: dict[str, Any] = {"n": n, "in_flight": in_flight, "answered_while_held": answered,
-                           "rss_per_request": (rss_after - rss_before) / n}
+                           "rss_per_request": (rss_after - rss_before) / n, "smppfast": smppfast_location()}
     if use_tracemalloc:
         out["traced_per_request"] = (t_after - t_before) / n
     return out
@@ -424,14 +483,14 @@ def memory_case(n: int = 20_000, pdus_counted: bool = True, use_tracemalloc: boo
     builds it to submit it); otherwise the PDUs exist before and only the client's share is counted.
     """
     with Sink(hold=n + 1) as sink:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = SRC + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env = child_env()
         code = (f"import sys, json; sys.path.insert(0, {HERE!r}); import client_peers as c; "
                 f"print(json.dumps(c._memory_child({sink.port}, {n}, {pdus_counted}, {use_tracemalloc})))")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
     out = json.loads(r.stdout.strip().splitlines()[-1])
+    check_same_smppfast(out["smppfast"], "the memory child")
     if out["in_flight"] != n or out["answered_while_held"]:
         raise AssertionError(f"expected {n} in flight and none answered: {out}")
     return out

@@ -1,6 +1,6 @@
 """End-to-end client throughput: smppfast's Client, a C client, smpplib and smpp34, in one run.
 
-    PYTHONPATH=src python benchmarks/client_throughput.py [--rounds 3] [--scale 1.0] [--json [FILE]]
+    python benchmarks/client_throughput.py [--rounds 3] [--scale 1.0] [--json [FILE]]
         [--only w100,smpp34,...] [--servers sink,sim] [--no-memory]
 
 Every case binds one connection over loopback, warms up, then times N submits from the first submit
@@ -66,9 +66,11 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "loadavg_start": os.getloadavg(),
-        "commit": (rev + (" + uncommitted changes in src/" if dirty else "")) if cp.SRC == os.path.join(cp.ROOT, "src")
+        # What is measured is the smppfast this interpreter imports (normally the installed package);
+        # the commit is the checkout's, which is what was installed when run as the README says.
+        "commit": (rev + (" + uncommitted changes in src/" if dirty else "")) if not cp.SRC
         else f"the tree at SMPPFAST_SRC={cp.SRC}",
-        "smppfast_src": cp.SRC,
+        "smppfast": cp.smppfast_location(),
         "smpplib": cp.smpplib_version(),
         "smpp34": cp.smpp34_version(),
     }

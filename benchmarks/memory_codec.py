@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Memory per decoded PDU and the cost of the cyclic GC during bulk decoding (not part of any test suite).
 
-    PYTHONPATH=src python benchmarks/memory_codec.py [--n 1000000] [--peers] [--json]
+    python benchmarks/memory_codec.py [--n 1000000] [--peers] [--json]
 
 Each measurement runs in a fresh child process (this script re-invoked with ``--child``), so one cannot
 disturb another. Reported:

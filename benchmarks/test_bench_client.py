@@ -1,12 +1,17 @@
 """End-to-end client benchmarks: submits per second, one bind over loopback, smppfast and its peers.
 
-    PYTHONPATH=src python -m pytest benchmarks/test_bench_client.py --benchmark-only -q
+    python -m pytest benchmarks/test_bench_client.py --benchmark-only -q
+
+It measures the smppfast that ``import smppfast`` gives (the installed package after
+``pip install ".[bench]"``); the child processes (simulator, memory) import the same one.
+Short setting (as ``.ci/run`` uses): ``SMPPFAST_BENCH_SCALE=0.05 SMPPFAST_BENCH_ROUNDS=1``.
 
 One benchmark per (case, server). A round binds a new connection, warms up and times N submits until
 the last response has been read (``client_peers.py`` has the cases and what each one does); every
 round is seconds long, so they run ``pedantic(rounds=3, iterations=1)``. pytest-benchmark's own times
 include the connect, bind and warm-up; the figures to read are in ``extra_info``:
-``submits_per_s`` (median round), ``submits_per_s_best``, ``p50_us`` / ``p99_us`` (median round),
+``submits_per_s`` (median round), ``submits_per_s_best``, ``p50_us`` / ``p99_us`` (median round;
+smppfast's from the public ``client.stats.latency_samples()``),
 ``lib``, ``server`` and ``case``. A summary table of those prints at the end of the module.
 
 Groups are the scenarios (window 1, 10, 100, 1000, 16 blocking threads, memory), each with the
@@ -29,7 +34,7 @@ if _HERE not in sys.path:  # works under any pytest import mode
 
 import client_peers as cp  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = int(os.environ.get("SMPPFAST_BENCH_ROUNDS", "3"))
 SCALE = float(os.environ.get("SMPPFAST_BENCH_SCALE", "1.0"))
 _summary: list[tuple[str, str, str, float, float, Any, Any]] = []
 
@@ -105,7 +110,7 @@ def test_memory_in_flight(benchmark: Any, mid: str, label: str, kwargs: dict[str
     def once() -> None:
         per.append(cp.memory_case(20_000, **kwargs)[key])
 
-    benchmark.pedantic(once, rounds=ROUNDS if mid == "mem" else 1, iterations=1)
+    benchmark.pedantic(once, rounds=ROUNDS if mid == "mem" else 1, iterations=1)  # mem: 3 by default
     benchmark.extra_info.update(case=mid, label=label, lib="smppfast", server="sink hold",
                                 bytes_per_request=statistics.median(per), bytes_per_request_best=min(per))
     assert statistics.median(per) > 0

@@ -1,6 +1,6 @@
 """Codec benchmarks: smppfast, smpp34 and smpplib side by side, one ``group`` per operation.
 
-Run: ``PYTHONPATH=src python -m pytest benchmarks --benchmark-only``
+Run: ``python -m pytest benchmarks --benchmark-only`` (against the installed smppfast)
 (add ``--benchmark-json=out.json`` to keep the figures). Every library is first checked on the same
 canonical bytes (``conftest.peer``). Single-PDU operations loop ``peer.loop_n`` times inside the timed
 call; ``extra_info["ops_per_s"]`` is per operation (per PDU for the streams) from the median round,

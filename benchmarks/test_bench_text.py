@@ -1,6 +1,6 @@
 """Text benchmarks: smppfast._text beside smpplib 2.2.4 and Python's own UTF-16 codec.
 
-Run: ``PYTHONPATH=src python -m pytest benchmarks/test_bench_text.py --benchmark-group-by=group``.
+Run: ``python -m pytest benchmarks/test_bench_text.py --benchmark-only --benchmark-group-by=group``.
 Operations under a microsecond run N times per round (``extra_info["calls_per_round"]``),
 so divide a round's time by N for the time per call; every member of a group uses the
 same N, so the columns compare directly.

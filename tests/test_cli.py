@@ -688,8 +688,6 @@ def test_simulator_rejects_a_bad_status_name() -> None:
 
 
 def test_vv_promises_only_what_it_shows() -> None:
-    # The simulator traces every PDU (test_simulator_vv_logs_every_pdu_through_the_trace_hook);
-    # send and bench cannot yet (the client has no PDU hook until issue 11), and must not say so.
     def verbose_help(command: str) -> str:
         result = run(command, "--help")
         assert result.returncode == 0, result.stderr
@@ -698,11 +696,20 @@ def test_vv_promises_only_what_it_shows() -> None:
         assert match, text
         return match.group(1)
 
-    assert "every PDU in and out" in verbose_help("simulator")
-    for command in ("send", "bench"):
-        shown = verbose_help(command)
-        assert "every PDU" not in shown.replace("'smppfast simulator -vv' logs every PDU", ""), shown
-        assert "PDUs are not logged yet" in shown, shown
+    for command in ("simulator", "send", "bench"):
+        assert "every PDU in and out" in verbose_help(command)
+    assert "--verbose" not in run("decode", "--help").stdout  # decoding exchanges no PDU
+
+
+def test_send_vv_logs_every_pdu_in_and_out_without_the_password() -> None:
+    with Simulator(credentials={"app": "s3cret"}) as sim:
+        result = run("send", "-vv", "--port", str(sim.port), "--system-id", "app", "15551234", "hi",
+                     SMPP_PASSWORD="s3cret")
+    assert result.returncode == 0, result.stderr
+    for needle in ("-> BindTransceiver ", "<- BindTransceiverResp ", "-> SubmitSm ", "<- SubmitSmResp ",
+                   "-> Unbind ", "<- UnbindResp "):
+        assert needle in result.stderr, (needle, result.stderr)
+    assert "s3cret" not in result.stdout + result.stderr
 
 
 def test_no_command_shows_usage() -> None:

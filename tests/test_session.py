@@ -796,3 +796,30 @@ def test_a_request_that_fails_to_encode_keeps_its_sequence_number() -> None:
     with pytest.raises(PduError):
         pair.send(bad)
     assert bad.sequence_number == 42
+
+
+def test_every_pdu_in_and_out_is_one_debug_line_without_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    pair = SessionPair()
+    pair.esme.label = "smsc-a "
+    with caplog.at_level(logging.DEBUG, logger="smppfast.pdu"):
+        pair.bind(password="hunter2")
+        pair.send(smppfast.SubmitSm(source_addr="me", destination_addr="447700900123", short_message=b"hi"))
+        (request,) = pair.esme_to_smsc()
+        pair.smsc.respond(request.request, message_id="m1")
+        pair.smsc_to_esme()
+    lines = [r.getMessage() for r in caplog.records if r.name == "smppfast.pdu"]
+    esme = [line for line in lines if line.startswith("smsc-a ")]
+    assert [line.split()[1:3] for line in esme] == [
+        ["->", "BindTransceiver"], ["<-", "BindTransceiverResp"], ["->", "SubmitSm"], ["<-", "SubmitSmResp"],
+    ]
+    assert "destination_addr='447700900123'" in esme[2] and "sm=2B" in esme[2] and "status=ESME_ROK" in esme[3]
+    assert not any("hunter2" in line for line in lines)
+
+
+def test_pdu_lines_cost_nothing_when_debug_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    pair = SessionPair()
+    with caplog.at_level(logging.INFO, logger="smppfast.pdu"):
+        pair.bind()
+        pair.pump()
+    assert pair.esme._trace_out is None  # no outbound decoder was even made
+    assert not [r for r in caplog.records if r.name == "smppfast.pdu"]

@@ -408,6 +408,7 @@ class Client:
                 reassembler=self.reassembler,
                 now=now,
             )
+            session.label = f"{self.host}:{self.port} "
             session.bind(  # not shared yet: no lock needed
                 self.bind_type,
                 system_id=self.system_id,

@@ -88,6 +88,7 @@ from .events import (
     ResponseReceived,
     Unbound,
 )
+from ._pdulog import PDU_LOG, OutboundTrace, log_in
 from ._ratelimit import LogLimiter
 from .reassembly import Reassembler
 from .receipt import ReceiptError, receipt_from_pdu
@@ -240,6 +241,9 @@ class Session:
         # PDU that never ends). _last_traffic also counts what we send.
         self._last_received = now
         self._warn = LogLimiter(log)
+        self._trace_out: Optional[OutboundTrace] = None  # made when smppfast.pdu logs at DEBUG
+        #: Put before each line of the ``smppfast.pdu`` log: a driver names the peer here.
+        self.label = ""
         self._in_flight: dict[int, tuple[Pdu, Any, float]] = self._window.entries
         # Control requests (bind, enquire_link, unbind) kept apart from the user's window.
         self._control: dict[int, tuple[Pdu, _Deadline]] = self._window.control
@@ -419,7 +423,12 @@ class Session:
 
     def data_to_send(self) -> bytes:
         """Take every byte queued so far (requests, responses, automatic answers)."""
-        return self._window.take_output()
+        data = self._window.take_output()
+        if data and PDU_LOG.isEnabledFor(logging.DEBUG):
+            if self._trace_out is None:
+                self._trace_out = OutboundTrace()
+            self._trace_out.log(data, self.label)
+        return data
 
     # -- receiving ----------------------------------------------------------------
 
@@ -471,6 +480,8 @@ class Session:
     def _receive(self, pdus: list[Pdu], now: float, events: list[AnyEvent]) -> None:
         if pdus:
             self._last_traffic = self._last_received = now
+            if PDU_LOG.isEnabledFor(logging.DEBUG):
+                log_in(pdus, self.label)
         # The throughput path: responses matched to their requests in one compiled loop,
         # up to the first PDU that needs the rules below.
         start = self._window.match(pdus, events, now) if pdus else 0

@@ -18,9 +18,8 @@ scripts can tell failures apart:
 Errors are one line on stderr (``smppfast: error: ...``), never a traceback or the usage
 text (only ``smppfast`` with no arguments shows the usage). The command's own results go to
 stdout; logs (``-v``/``-vv``), the bench progress line and bench's count of failed submits
-go to stderr so stdout stays parseable. ``simulator -vv`` logs every PDU; ``send`` and
-``bench`` cannot yet (the client has no PDU hook; issue 11 adds the ``smppfast.pdu``
-logger, which ``-vv`` will show without a change here) and their ``--help`` says so.
+go to stderr so stdout stays parseable. ``-vv`` logs every PDU in and out: the simulator
+through its trace hook, ``send`` and ``bench`` through the library's ``smppfast.pdu`` logger.
 """
 
 from __future__ import annotations
@@ -55,18 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smppfast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    # -vv promises only what it shows. The simulator traces every PDU through its hook; the
-    # client has no such hook yet (the library's smppfast.pdu logger is issue 11), so for
-    # send and bench -vv is the library's debug log, and says where PDUs can be seen today.
+    # -vv promises only what it shows: the simulator traces every PDU through its hook, send
+    # and bench through the session's smppfast.pdu logger; decode exchanges no PDU.
     def verbose(detail: str) -> argparse.ArgumentParser:
         parent = argparse.ArgumentParser(add_help=False)
         parent.add_argument("-v", "--verbose", action="count", default=0, help=f"-v: info log, -vv: debug log ({detail})")
         return parent
 
     traced = verbose("every PDU in and out")
-    untraced = verbose("PDUs are not logged yet; 'smppfast simulator -vv' logs every PDU it exchanges")
+    untraced = verbose("the library's debug log")
     # One module per subcommand, each adding its own parser; the order is the order of --help.
-    for command, parent in ((simulator, traced), (send, untraced), (bench, untraced), (decode, untraced)):
+    for command, parent in ((simulator, traced), (send, traced), (bench, traced), (decode, untraced)):
         command.register(sub, [parent])
     return parser
 

@@ -131,3 +131,17 @@ def test_callbacks_pending_at_close_still_run(sim: Simulator) -> None:
     gate.set()
     client.close()
     assert seen == [f"m{i}" for i in range(5)]
+
+
+def test_a_multipart_message_unfinished_at_close_reaches_on_incomplete(sim: Simulator) -> None:
+    from smppfast import split_text
+
+    unfinished: list[Any] = []
+    client = make_client(sim.port, on_incomplete=unfinished.append, on_message=lambda m: None)
+    client.connect()
+    first = split_text("z" * 400, reference=77)[0]
+    sim.send_mo("555", "100", first.short_message, esm_class=first.esm_class)
+    assert wait_until(lambda: sim.deliver_responses == 1)  # the part arrived and was answered
+    client.close()
+    (message,) = unfinished
+    assert message.reason == "closed" and message.reference == 77 and message.received == (1,)

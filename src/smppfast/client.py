@@ -507,17 +507,26 @@ class Client:
             sock = self._sock
         if sock is not None:
             _shutdown(sock)
+        with self._lock:
+            unfinished = self.reassembler.flush()
+        for message in unfinished:  # multipart messages that never completed: told, in order
+            if self.on_incomplete is None:
+                log.warning("multipart message unfinished at close: %r", message)
+            else:
+                self._to_callback("on_incomplete", self.on_incomplete, message, None, None)
         with self._inbox_lock:
-            # The callback thread ends after the callback it runs: what is still queued was
-            # never answered (the SMSC sends it again), so it is dropped, not run.
-            self._inbox_stop = True
+            # The callback thread ends once the queue is empty. A message still queued was
+            # never answered (the SMSC sends it again), so it is dropped, not run; what needs
+            # no answer (an unfinished multipart message) still runs.
             dropped = sum(1 for item in self._inbox if item[4] is not None)
+            kept = [item for item in self._inbox if item[4] is None]
             self._inbox.clear()
+            self._inbox.extend(kept)
+            self._inbox_stop = True
             self._inbox_lock.notify_all()
         if dropped:
             log.warning("closed with %d inbound messages not yet handed to a callback; the SMSC will send them again",
                         dropped)
-        self._flush_reassembly()
         for t in list(self._threads):
             if t is not threading.current_thread():
                 t.join(timeout=5.0)
@@ -528,19 +537,6 @@ class Client:
 
     def _callbacks_busy(self) -> bool:
         return bool(self._inbox) or self._callback_running
-
-    def _flush_reassembly(self) -> None:
-        """At close: every multipart message still waiting for parts goes to ``on_incomplete``."""
-        with self._lock:
-            unfinished = self.reassembler.flush()
-        for message in unfinished:
-            if self.on_incomplete is None:
-                log.warning("multipart message unfinished at close: %r", message)
-                continue
-            try:
-                self.on_incomplete(message)
-            except Exception:
-                log.exception("on_incomplete callback raised")
 
     @property
     def callbacks_waiting(self) -> int:

@@ -315,11 +315,6 @@ class Client:
         self._connected = False  # connect() ran (once per client)
         self._reconnect_running = False  # exactly one reconnect loop per client
         self._leftover = b""  # what a direct write could not send at once; the writer's first
-        # Submits that found the window full: [pdu, future, outcome], sent in order by whoever
-        # frees a slot (usually the reader, right after the response), so the next request
-        # leaves without waiting for its submitting thread to wake up. outcome: None while
-        # queued, True once sent, or the exception sending it raised.
-        self._queued: collections.deque[list[Any]] = collections.deque()
         self._direct_ok = False
 
         self._lock = threading.Lock()
@@ -584,12 +579,7 @@ class Client:
         fut: SubmitFuture[Any] = SubmitFuture(pdu)
         with self._lock:
             session = self._open_session
-            if session is None or session.window_free <= 0 or self._queued:
-                if session is not None:
-                    # Bound and flowing, only the window is full: queue it for the thread
-                    # that frees the next slot, and wait until it has been sent.
-                    self._submit_queued(pdu, fut, timeout)
-                    return fut
+            if session is None or session.window_free <= 0:
                 session = self._wait_for_slot(timeout)
             session.send(pdu, _monotonic(), fut)
             self.stats.submitted += 1
@@ -607,92 +597,6 @@ class Client:
         if direct:
             self._write_direct(sock, direct)
         return fut
-
-    def _submit_queued(self, pdu: Pdu, fut: SubmitFuture[Any], timeout: Optional[float]) -> None:
-        """With the lock held: queue a submit for the next free slot; return once it was sent.
-
-        Raises as ``submit`` does when no slot frees within ``timeout`` (the request is then
-        taken back out of the queue) or when the client closes meanwhile.
-        """
-        if timeout is None:
-            timeout = self.window_timeout
-        entry: list[Any] = [pdu, fut, None]
-        self._queued.append(entry)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        in_callback = threading.current_thread() is self._callback_thread
-        if in_callback:
-            self._callback_waits(True)  # the slot frees when the reader reads on
-        try:
-            while entry[2] is None:
-                self._refresh_open()  # a throttling pause may have ended
-                direct = self._drain_queued()  # a slot may have freed without a drain
-                if direct is not None:
-                    self._lock.release()
-                    try:
-                        self._write_direct(*direct)
-                    finally:
-                        self._lock.acquire()
-                    continue
-                if self._closing or self._closed:
-                    self._unqueue(entry)
-                    raise ConnectionClosedError("the client is closing; no new submits")
-                session = self._session
-                bound = session is not None and self._bound and session.is_bound
-                if not bound and not self.reconnect:
-                    self._unqueue(entry)
-                    raise ConnectionClosedError("not bound to the SMSC")
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    self._unqueue(entry)
-                    if bound and session is not None and session.window_free <= 0:
-                        raise WindowFull(f"window of {self.window} still full after {timeout} s")
-                    raise SmppTimeoutError(f"no free slot to submit within {timeout} s (throttled or reconnecting)")
-                self._waiting += 1
-                try:
-                    self._state_changed.wait(left)
-                finally:
-                    self._waiting -= 1
-        finally:
-            if in_callback:
-                self._callback_waits(False)
-        if entry[2] is not True:
-            raise entry[2]
-
-    def _unqueue(self, entry: list[Any]) -> None:
-        if entry[2] is None:
-            try:
-                self._queued.remove(entry)
-            except ValueError:
-                pass
-
-    def _drain_queued(self) -> Optional[tuple[Optional[_Transport], bytes]]:
-        """With the lock held: send queued submits while the window has room.
-
-        Returns (socket, octets) for the caller to write directly once it let go of the
-        lock, when the link was idle (the window-1 round trip); else the writer is woken.
-        """
-        session = self._open_session
-        if not self._queued or session is None:
-            return None
-        now = _monotonic()
-        sent = 0
-        while self._queued and session.window_free > 0:
-            entry = self._queued.popleft()
-            try:
-                session.send(entry[0], now, entry[1])
-                entry[2] = True
-                sent += 1
-            except Exception as exc:  # a PDU that does not encode: its submitter raises it
-                entry[2] = exc
-        if not sent:
-            return None
-        self.stats.submitted += sent
-        self._state_changed.notify_all()  # the submitters whose requests left
-        if self._writing or self._write_pending or not self._direct_ok:
-            self._kick_writer()
-            return None
-        self._writing = True
-        return self._sock, session.data_to_send()
 
     def _write_direct(self, sock: Optional[_Transport], data: bytes) -> None:
         # The submitting thread writes only what the socket takes at once (a plain socket,
@@ -816,7 +720,7 @@ class Client:
             session = self._session
             now = time.monotonic()
             if session is not None and self._bound and session.is_bound:
-                if session.window_free > 0 and not self._retry and not self._queued and now >= self._paused_until:
+                if session.window_free > 0 and not self._retry and now >= self._paused_until:
                     self._refresh_open()
                     return session
             elif not self.reconnect:
@@ -913,13 +817,8 @@ class Client:
                         self.stats.responses[0] += resolved
                         if self._waiting:
                             self._state_changed.notify_all()
-                # The next queued submit leaves now, unless an event still has to be seen
-                # first (a throttle pauses everything; _handle_events drains after it).
-                direct = self._drain_queued() if self._queued and not events else None
                 if session.output_size:
                     self._kick_writer()
-            if direct is not None:
-                self._write_direct(*direct)  # the next queued request leaves at once
             if events:
                 self._handle_events(events, session)
             if not data or session.is_closed:
@@ -1105,9 +1004,6 @@ class Client:
                         self._reconnecting = False
                     self._bound = True
                     self._refresh_open()
-                    direct = self._drain_queued() if self._queued else None
-                if direct is not None:
-                    self._write_direct(*direct)
                 self._bind_done.set()
             elif t is BindRefused:
                 self._bind_result = BindError(ev.status, ev.response, f"bind refused: {format_status(ev.status)}")
@@ -1140,9 +1036,6 @@ class Client:
                     stats.latency.add(latency)
                 if self._waiting:
                     self._state_changed.notify_all()
-                direct = self._drain_queued() if self._queued else None
-            if direct is not None:
-                self._write_direct(*direct)
         elif any(type(e) is Closed for e in events[-1:]):
             with self._lock:
                 self._state_changed.notify_all()
@@ -1168,7 +1061,7 @@ class Client:
             session.send(fut.request, now, fut)
         if not self._retry:
             self._backoff = self.throttle_backoff
-            self._state_changed.notify_all()  # queued submits go next (their threads drain)
+            self._state_changed.notify_all()
 
     def _fail_retries(self, error: BaseException) -> None:
         while self._retry:

@@ -50,6 +50,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import client_peers as cp  # noqa: E402
+from client_throughput import _fmt  # noqa: E402  one formatter for both tables
 import peers  # noqa: E402
 
 BASELINE = os.path.join(HERE, "baselines", "ratios.json")
@@ -292,16 +293,6 @@ def run_gate(rounds: int, confirm: int, scale: float, codec_calls: int, bursts: 
 # ------------------------------------------------------------------------------------------------
 # Reporting
 # ------------------------------------------------------------------------------------------------
-def _fmt(v: Optional[float]) -> str:
-    if v is None:
-        return "-"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if v >= 1e3:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:.0f}"
-
-
 def machine() -> dict[str, Any]:
     try:
         rev = subprocess.run(["git", "-C", cp.ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,

@@ -121,24 +121,35 @@ _data_coding_arg = _enum_arg(
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+_N = TypeVar("_N", int, float)
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must not be negative")
-    return value
+def _number_arg(kind: Callable[[str], _N], noun: str, *, above: Optional[float] = None,
+                at_least: Optional[float] = None) -> Callable[[str], _N]:
+    """An argparse type: ``kind(text)`` (int or float), finite, above or at least a bound."""
+
+    def parse(text: str) -> _N:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}")
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"{text} must be a number above {above:g}")
+        if at_least is not None and not value >= at_least:
+            rule = "must not be negative" if at_least == 0 else f"must be at least {at_least:g}"
+            raise argparse.ArgumentTypeError(f"{value} {rule}")
+        return value
+
+    parse.__name__ = noun.split()[-1]
+    return parse
+
+
+_positive_int = _number_arg(int, "an integer", at_least=1)
+_non_negative_int = _number_arg(int, "an integer", at_least=0)
+_positive_float = _number_arg(float, "a number", above=0)
+_non_negative_float = _number_arg(float, "a number", at_least=0)
 
 
 def _port_arg(lowest: int) -> Callable[[str], int]:
@@ -155,26 +166,6 @@ def _port_arg(lowest: int) -> Callable[[str], int]:
 
     parse.__name__ = "port"
     return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
-    return value
 
 
 def _credential(text: str) -> tuple[str, str]:

@@ -73,6 +73,7 @@ class HostileSmsc:
         self.connections = 0
         self.open_connections = 0
         self.seen: dict[int, int] = {}
+        self.flooded = 0  # deliver_sm the flooding behaviour got into the socket
         self._stop = False
         self._socks: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, name="hostile-accept", daemon=True)
@@ -221,3 +222,27 @@ def tls_dripping(conn: Conn) -> None:
         except OSError:
             return
         time.sleep(0.1)
+
+
+def flooding(conn: Conn) -> None:
+    """Binds, then sends deliver_sm as fast as the socket takes them and never reads again."""
+    if not conn.answer_bind():
+        return
+    body = b"\0" + b"\0\0447700900001\0" + b"\0\0100\0" + b"\0" * 3 + b"\0\0" + b"\0" * 4 + bytes([5]) + b"flood"
+    conn.sock.setblocking(False)
+    seq = 100
+    pending = b""
+    while not conn.server._stop:
+        if not pending:
+            seq += 1
+            pending = HEADER.pack(16 + len(body), 0x00000005, 0, seq) + body
+        try:
+            n = conn.sock.send(pending)
+            pending = pending[n:]
+            if not pending:
+                with conn.server.lock:
+                    conn.server.flooded += 1
+        except BlockingIOError:
+            time.sleep(0.005)
+        except OSError:
+            return

@@ -193,3 +193,21 @@ def test_a_wrong_answer_fails_the_submit_naming_it(behaviour: Callable[[hostile.
             with pytest.raises(RemoteProtocolError, match=needle):
                 fut.result(3)
             assert c.stats.failed == 1
+
+
+def test_an_smsc_that_floods_but_never_reads_is_pushed_back() -> None:
+    # Every deliver_sm needs a deliver_sm_resp the SMSC never reads. Once 1 MiB of answers
+    # waits, the client stops reading, so the flood stalls instead of growing our memory.
+    with HostileSmsc(hostile.flooding, rcvbuf=65536) as smsc:
+        with client(smsc.port, enquire_link_interval=None, response_timeout=None, close_timeout=0.5):
+            assert wait_until(lambda: smsc.flooded > 1000, 5.0)
+            history = [smsc.flooded]
+            for _ in range(20):  # until the flood stalls: the kernel's buffers fill first
+                time.sleep(1.0)
+                history.append(smsc.flooded)
+                if history[-1] == history[-2]:
+                    break
+            # ~25 octets of answer per deliver_sm: 1 MiB plus the kernel's buffers (a few MB)
+            # is well under 600,000 of them; without backpressure the flood goes on.
+            assert history[-1] == history[-2], f"still flowing: {history}"
+            assert smsc.flooded < 600_000, history

@@ -181,7 +181,9 @@ cdef class Pdu:
 
     Subclasses are generated from the layout table; each has ``command_id``, ``fields``
     (the body field names in wire order), ``has_response`` (a request answered by a
-    response PDU) and one attribute per SMPP 3.4 field.
+    response PDU) and one attribute per SMPP 3.4 field. Field types are checked where a
+    value is given (construction and assignment: FieldTypeError, naming the field);
+    lengths, Latin-1 and NULs on encode (PduError).
     """
 
     # Its C fields (_seq, _status, _kind, _body, _u8, _obj, _tlvs) are declared in _codec.pxd.

@@ -461,6 +461,17 @@ def test_type_errors_are_raised_for_user_subclasses_too() -> None:
     _assert_type_error(info, "short_message", "str")
 
 
+def test_assignment_is_checked_whatever_the_name_object() -> None:
+    pdu = SubmitSm()
+    for name in ("destination_addr", "".join(["destination", "_addr"]), StrSubclass("destination_addr")):
+        with pytest.raises(TypeError) as info:
+            setattr(pdu, name, 123)
+        _assert_type_error(info, "destination_addr", "int")
+    with pytest.raises(TypeError):
+        object.__setattr__(pdu, "destination_addr", 123)  # no way around the check
+    assert pdu.destination_addr == ""
+
+
 def test_assigning_a_field_keeps_the_body_rule() -> None:
     # Assignment checks types without changing which error responses carry a body:
     # an error response whose fields are all at their defaults is still 16 octets.

@@ -19,7 +19,7 @@ from cpython.long cimport PyLong_FromLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_DecodeLatin1
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeLatin1
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memchr, memcpy, memmove
 
@@ -403,7 +403,7 @@ cdef inline int _attr_index(int kind, object name) except? -999:
     for j in range(_name_count[kind]):
         if _name_ptr[kind][j] == <PyObject *>name:
             return _name_idx[kind][j]
-    if not PyUnicode_CheckExact(name):
+    if not PyUnicode_Check(name):
         return -1
     idx = PyDict_GetItemWithError(<dict>_name_maps[kind], name)
     if idx == NULL:

@@ -301,8 +301,207 @@ def test_short_message_takes_bytes_like() -> None:
      ({"service_type": None}, "service_type")],
 )
 def test_wrong_types_raise_naming_the_field(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises((TypeError, PduError), match=field):
-        smppfast.encode(SubmitSm(**kwargs))
+    # On construction, where the value is given: not later, on encode.
+    with pytest.raises(TypeError, match=field):
+        SubmitSm(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Types are checked where values are given (construction and assignment); lengths on encode
+
+OCTET_FIELDS = [(name, fname) for name, _, fields, _ in L.PDUS for fname, kind, _ in fields if kind == L.SM]
+LIST_FIELDS = [
+    (name, fname) for name, _, fields, _ in L.PDUS for fname, kind, _ in fields if kind in (L.DESTS, L.UNSUCC)
+]
+
+
+class NotAStr:
+    """Stands for any object that is not the field's type (and whose repr works)."""
+
+
+def _assert_type_error(info: pytest.ExceptionInfo[Any], field: str, given: str) -> None:
+    err = info.value
+    assert isinstance(err, smppfast.FieldTypeError) and isinstance(err, TypeError)
+    assert isinstance(err, smppfast.SmppError)
+    assert err.field == field
+    assert field in str(err) and given in str(err), str(err)
+
+
+@pytest.mark.parametrize(("cls_name", "field", "fmax"), CSTR_FIELDS, ids=[f"{c}.{f}" for c, f, _ in CSTR_FIELDS])
+def test_c_octet_string_fields_take_str_only(cls_name: str, field: str, fmax: int) -> None:
+    cls = getattr(smppfast, cls_name)
+    pdu = cls(**{field: "1"})
+    for bad, given in ((123, "int"), (b"123", "bytes"), (None, "NoneType"), (NotAStr(), "NotAStr"),
+                       (bytearray(b"1"), "bytearray"), (["1"], "list")):
+        with pytest.raises(TypeError) as info:
+            cls(**{field: bad})
+        _assert_type_error(info, field, given)
+        with pytest.raises(TypeError) as info:
+            setattr(pdu, field, bad)
+        _assert_type_error(info, field, given)
+    assert getattr(pdu, field) == "1"  # a refused value leaves the old one
+    assert smppfast.decode(smppfast.encode(pdu)) == pdu
+    # Lengths stay an encode-time check: an over-long str is accepted here and refused there.
+    pdu = cls(**{field: "9" * fmax})
+    with pytest.raises(PduError):
+        smppfast.encode(pdu)
+
+
+class StrSubclass(str):
+    pass
+
+
+def test_str_subclasses_are_str() -> None:
+    pdu = SubmitSm(destination_addr=StrSubclass("447700900123"))
+    assert smppfast.decode(smppfast.encode(pdu)).destination_addr == "447700900123"
+
+
+@pytest.mark.parametrize(("cls_name", "field"), OCTET_FIELDS, ids=[f"{c}.{f}" for c, f in OCTET_FIELDS])
+def test_octet_string_fields_take_bytes_like_only(cls_name: str, field: str) -> None:
+    cls = getattr(smppfast, cls_name)
+    for good in (b"hi", bytearray(b"hi"), memoryview(b"hi"), memoryview(b"xhix")[1:3]):
+        pdu = cls(**{field: good})
+        assert getattr(pdu, field) == b"hi" and type(getattr(pdu, field)) is bytes
+        other = cls()
+        setattr(other, field, good)
+        assert getattr(other, field) == b"hi" and type(getattr(other, field)) is bytes
+        assert smppfast.encode(pdu) == smppfast.encode(other) == smppfast.encode(cls(**{field: b"hi"}))
+    for bad, given in ((5, "int"), (None, "NoneType"), ([1, 2], "list"), (NotAStr(), "NotAStr")):
+        with pytest.raises(TypeError) as info:
+            cls(**{field: bad})
+        _assert_type_error(info, field, given)
+        with pytest.raises(TypeError) as info:
+            setattr(pdu, field, bad)
+        _assert_type_error(info, field, given)
+    # Text is the commonest mistake: the error says what to do.
+    with pytest.raises(TypeError) as info:
+        cls(**{field: "hi"})
+    _assert_type_error(info, field, "str")
+    assert "encode_text" in str(info.value)
+    assert getattr(pdu, field) == b"hi"
+    # The length stays an encode-time check.
+    with pytest.raises(PduError):
+        smppfast.encode(cls(**{field: b"x" * 255}))
+
+
+def test_a_bytearray_is_copied_when_given() -> None:
+    data = bytearray(b"hello")
+    pdu = SubmitSm(short_message=data)
+    data[:] = b"HELLO, WORLD"
+    assert pdu.short_message == b"hello" and pdu.sm_length == 5
+
+
+@pytest.mark.parametrize(("cls_name", "field"), LIST_FIELDS, ids=[f"{c}.{f}" for c, f in LIST_FIELDS])
+def test_list_fields_take_lists_and_tuples(cls_name: str, field: str) -> None:
+    cls = getattr(smppfast, cls_name)
+    kind = {f: k for f, k, _ in LAYOUTS[cls_name][1]}[field]
+    items = sample_value(kind, 254)
+    from_tuple = cls(**{field: tuple(items)})
+    assert getattr(from_tuple, field) == items and type(getattr(from_tuple, field)) is list
+    assert from_tuple == cls(**{field: items})
+    given = list(items)
+    pdu = cls(**{field: given})
+    given.clear()  # the PDU keeps its own list
+    assert getattr(pdu, field) == items
+    for bad, name in ((set(items), "set"), (iter(items), "list_iterator"), (None, "NoneType"),
+                      ("abc", "str"), (items[0], type(items[0]).__name__)):
+        with pytest.raises(TypeError) as info:
+            cls(**{field: bad})
+        _assert_type_error(info, field, name)
+        with pytest.raises(TypeError) as info:
+            setattr(pdu, field, bad)
+        _assert_type_error(info, field, name)
+    assert getattr(pdu, field) == items
+
+
+def test_u8_and_header_type_errors_carry_the_field() -> None:
+    with pytest.raises(TypeError) as info:
+        SubmitSm(esm_class="3")
+    _assert_type_error(info, "esm_class", "str")
+    with pytest.raises(TypeError) as info:
+        SubmitSm().data_coding = 1.0
+    _assert_type_error(info, "data_coding", "float")
+    with pytest.raises(TypeError) as info:
+        SubmitSm(sequence_number="1")
+    _assert_type_error(info, "sequence_number", "str")
+    with pytest.raises(TypeError) as info:
+        SubmitSm().command_status = None
+    _assert_type_error(info, "command_status", "NoneType")
+
+
+def test_tlvs_take_a_dict() -> None:
+    import types
+
+    pdu = SubmitSm(tlvs={Tlv.USER_MESSAGE_REFERENCE: 3})
+    for bad, given in (([(Tlv.USER_MESSAGE_REFERENCE, 3)], "list"), (3, "int"), ("tlvs", "str")):
+        with pytest.raises(TypeError) as info:
+            SubmitSm(tlvs=bad)
+        _assert_type_error(info, "tlvs", given)
+        with pytest.raises(TypeError) as info:
+            pdu.tlvs = bad
+        _assert_type_error(info, "tlvs", given)
+    assert pdu.tlvs == {Tlv.USER_MESSAGE_REFERENCE: 3}
+    # Any other mapping is copied into a dict; None means none.
+    mapped = SubmitSm(tlvs=types.MappingProxyType({Tlv.USER_MESSAGE_REFERENCE: 3}))
+    assert type(mapped.tlvs) is dict and mapped == pdu
+    pdu.tlvs = None
+    assert pdu.tlvs == {}
+
+
+def test_type_errors_are_raised_for_user_subclasses_too() -> None:
+    class MySubmit(SubmitSm):
+        pass
+
+    with pytest.raises(TypeError) as info:
+        MySubmit(destination_addr=123)
+    _assert_type_error(info, "destination_addr", "int")
+    pdu = MySubmit(destination_addr="1")
+    with pytest.raises(TypeError) as info:
+        pdu.short_message = "hi"
+    _assert_type_error(info, "short_message", "str")
+
+
+def test_assignment_is_checked_whatever_the_name_object() -> None:
+    pdu = SubmitSm()
+    for name in ("destination_addr", "".join(["destination", "_addr"]), StrSubclass("destination_addr")):
+        with pytest.raises(TypeError) as info:
+            setattr(pdu, name, 123)
+        _assert_type_error(info, "destination_addr", "int")
+    with pytest.raises(TypeError):
+        object.__setattr__(pdu, "destination_addr", 123)  # no way around the check
+    assert pdu.destination_addr == ""
+
+
+def test_assigning_a_field_keeps_the_body_rule() -> None:
+    # Assignment checks types without changing which error responses carry a body:
+    # an error response whose fields are all at their defaults is still 16 octets.
+    resp = SubmitSmResp(command_status=0x45)
+    resp.message_id = ""
+    assert len(smppfast.encode(resp)) == 16
+    resp.message_id = "m1"
+    assert smppfast.encode(resp).endswith(b"m1\0")
+
+
+def test_field_type_error_pickles() -> None:
+    with pytest.raises(smppfast.FieldTypeError) as info:
+        SubmitSm(destination_addr=123)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert type(again) is smppfast.FieldTypeError
+    assert again.field == "destination_addr" and str(again) == str(info.value)
+
+
+def test_repr_never_fails() -> None:
+    # The issue's case: a wrong type is refused, so repr never meets one.
+    with pytest.raises(TypeError):
+        SubmitSm(destination_addr=123)  # type: ignore[arg-type]
+    pdu = SubmitSm(destination_addr="1", tlvs={"not a tag": 1, -5: 2, 0x1400: b"x", Tlv.SOURCE_PORT: 80})
+    text = repr(pdu)
+    assert "'not a tag': 1" in text and "-5: 2" in text and "0x1400: b'x'" in text
+    assert "Tlv.SOURCE_PORT: 80" in text
+    del pdu.destination_addr  # an unset C-Octet string: shown as not set, refused on encode
+    assert "destination_addr" not in repr(pdu)
+    with pytest.raises(PduError):
+        smppfast.encode(pdu)
 
 
 def test_wrong_submit_multi_items() -> None:

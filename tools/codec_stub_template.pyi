@@ -12,6 +12,9 @@ Every PDU class takes keyword arguments named as the SMPP 3.4 fields, plus
 ``sequence_number``, ``command_status`` and ``tlvs``. C-Octet strings are ``str``
 (Latin-1 on the wire), octet strings ``bytes``, integers ``int``. The length fields
 ``sm_length``, ``number_of_dests`` and ``no_unsuccess`` are derived and read-only.
+Types are checked where a value is given (construction and attribute assignment): a
+wrong type raises ``FieldTypeError`` (a ``TypeError``) naming the field. Lengths, ranges
+of strings and Latin-1 are checked on encode (``PduError``).
 """
 
 from typing import Any, ClassVar, Literal, NamedTuple, Union, final
@@ -111,7 +114,7 @@ def encode(pdu: Pdu) -> bytes:
     """Encode a PDU to its wire bytes (header included).
 
     Raises PduError naming the field when a value does not fit SMPP 3.4 (a string too
-    long, an integer out of range, a non-Latin-1 character), TypeError for a wrong type.
+    long, an integer out of range, a non-Latin-1 character).
     """
 
 def decode(data: _ReadableBuffer) -> Pdu:

@@ -52,9 +52,12 @@ def _py_type(layout: types.ModuleType, kind: int) -> str:
 
 
 def _init_type(layout: types.ModuleType, kind: int) -> str:
-    # Construction also takes any bytes-like short_message and any iterable for the lists.
+    # Construction also takes a bytearray or memoryview short_message (kept as bytes) and a
+    # tuple for the lists (kept as a list).
     return {
         layout.SM: "bytes | bytearray | memoryview",
+        layout.DESTS: "list[SmeAddress | DistributionList] | tuple[SmeAddress | DistributionList, ...]",
+        layout.UNSUCC: "list[UnsuccessSme] | tuple[UnsuccessSme, ...]",
     }.get(kind, _py_type(layout, kind))
 
 

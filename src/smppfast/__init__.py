@@ -76,6 +76,7 @@ from .errors import (
     BindError,
     CommandStatusError,
     ConnectionClosedError,
+    FieldTypeError,
     LocalProtocolError,
     PduError,
     ProtocolError,
@@ -167,6 +168,7 @@ __all__ = [
     # errors
     "SmppError",
     "PduError",
+    "FieldTypeError",
     "TextError",
     "ProtocolError",
     "LocalProtocolError",

@@ -8,23 +8,28 @@ costs one allocation plus its strings, and is not tracked by the cyclic GC.
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.list cimport PyList_Append
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
+from cpython.bytes cimport (
+    PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromObject, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
+)
+from cpython.dict cimport PyDict_CheckExact
+from cpython.list cimport PyList_Append, PyList_Check, PyList_GET_SIZE
+from cpython.tuple cimport PyTuple_CheckExact
 from cpython.long cimport PyLong_FromLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.unicode cimport PyUnicode_DecodeLatin1
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeLatin1
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memchr, memcpy, memmove
 
 import sys
 from collections import namedtuple
+from collections.abc import Mapping
 
 from . import _layout
 from .constants import Command, Status, Tlv
-from .errors import PduError
+from .errors import FieldTypeError, PduError
 
 cdef extern from "wire.h":
     uint32_t sf_get_u32(const unsigned char *p) nogil
@@ -47,6 +52,7 @@ cdef extern from "Python.h":
     int PyUnicode_1BYTE_KIND
     object PyDescr_NewMember(PyTypeObject *tp, PyMemberDef *m)
     PyObject *PyDict_GetItemWithError(object d, object k) except? NULL
+    int PyObject_GenericSetAttr(object o, object name, object value) except -1
 
 cdef extern from *:
     """
@@ -141,6 +147,8 @@ cdef object _EMPTY_STR = ""
 cdef object _EMPTY_BYTES = b""
 cdef object _Status = Status
 cdef object _PduError = PduError
+cdef object _FieldTypeError = FieldTypeError
+cdef object _Mapping = Mapping
 cdef object _SmeAddress = SmeAddress
 cdef object _DistributionList = DistributionList
 cdef object _UnsuccessSme = UnsuccessSme
@@ -148,6 +156,11 @@ cdef tuple _EMPTY_TUPLE = ()
 cdef list _status_members = [None] * 0x100
 for _member in Status:
     _status_members[_member.value] = _member
+
+
+cdef object _type_error(str name, str expected, object value, str hint=""):
+    """The FieldTypeError for a value of the wrong type: names the field and the type given."""
+    return _FieldTypeError(f"{name} must be {expected}, not {type(value).__name__}{hint}", field=name)
 
 
 cdef object _pdu_error(str message, object field, object offset, uint32_t command_id,
@@ -168,7 +181,9 @@ cdef class Pdu:
 
     Subclasses are generated from the layout table; each has ``command_id``, ``fields``
     (the body field names in wire order), ``has_response`` (a request answered by a
-    response PDU) and one attribute per SMPP 3.4 field.
+    response PDU) and one attribute per SMPP 3.4 field. Field types are checked where a
+    value is given (construction and assignment: FieldTypeError, naming the field);
+    lengths, Latin-1 and NULs on encode (PduError).
     """
 
     # Its C fields (_seq, _status, _kind, _body, _u8, _obj, _tlvs) are declared in _codec.pxd.
@@ -215,12 +230,7 @@ cdef class Pdu:
                 self._tlvs = {}
             return self._tlvs
         def __set__(self, value):
-            if value is None:
-                self._tlvs = None
-            elif type(value) is dict:
-                self._tlvs = value
-            else:
-                self._tlvs = dict(value)
+            self._tlvs = _as_tlvs(value)
 
     property command:
         """The command_id as a :class:`Command` member."""
@@ -277,6 +287,22 @@ cdef class Pdu:
 
     def __repr__(self):
         return _pdu_repr(self)
+
+    def __setattr__(self, name, value):
+        # Body fields are checked as on construction; everything else (the header
+        # properties, derived lengths, unknown names) takes the generic path.
+        cdef int kind = self._kind
+        cdef int idx
+        cdef uint8_t body = self._body
+        if kind:
+            idx = _attr_index(kind, name)
+            if idx >= 0:
+                # Through _set_by_index, so that _set_field keeps a single caller (and is
+                # inlined into construction); assignment leaves the body flag as it was.
+                _set_by_index(self, kind, idx, value)
+                self._body = body
+                return
+        PyObject_GenericSetAttr(self, name, value)
 
     def __reduce__(self):
         _check_kind(self)
@@ -370,6 +396,21 @@ cdef inline int _keyword_index(object cls, int kind, PyObject *name) except? -99
     return <int><object>idx
 
 
+cdef inline int _attr_index(int kind, object name) except? -999:
+    """The field index an attribute name names, or -1 (header, derived, or not a field)."""
+    cdef int j
+    cdef PyObject *idx
+    for j in range(_name_count[kind]):
+        if _name_ptr[kind][j] == <PyObject *>name:
+            return _name_idx[kind][j]
+    if not PyUnicode_Check(name):
+        return -1
+    idx = PyDict_GetItemWithError(<dict>_name_maps[kind], name)
+    if idx == NULL:
+        return -1
+    return <int><object>idx
+
+
 cdef inline int _check_kind(Pdu pdu) except -1:
     if pdu._kind == 0:
         raise TypeError(f"{type(pdu).__name__} was not initialised")
@@ -395,7 +436,7 @@ cdef inline long long _as_int(object value, str name) except? -2:
     cdef int overflow = 0
     cdef long long v
     if not PyLong_Check(value):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        raise _type_error(name, "an int", value)
     v = PyLong_AsLongLongAndOverflow(value, &overflow)
     return -1 if overflow else v
 
@@ -444,23 +485,55 @@ cdef int _set_by_index(Pdu pdu, int kind, int idx, object value) except -1:
     return 0
 
 
-cdef int _set_field(Pdu pdu, int kind, int i, object value) except -1:
+cdef inline int _set_field(Pdu pdu, int kind, int i, object value) except -1:
+    # Types are checked here, where the value is given, with C-level checks (a flag test on
+    # the value's type); lengths, Latin-1 and NULs on encode. The common cases stay small
+    # enough to inline into the construction loop; everything else is _set_field_slow.
     cdef FieldDef *f = &_layouts[kind].fields[i]
     cdef int overflow = 0
     cdef long long v
     if f.kind == K_U8:
-        # Inline fast path: the field name is only looked up to build an error.
         if PyLong_Check(value):
             v = PyLong_AsLongLongAndOverflow(value, &overflow)
             if not overflow and 0 <= v <= 255:
                 pdu._u8[f.slot] = <uint8_t>v
                 return 0
-        pdu._u8[f.slot] = _as_u8(value, (<tuple>_field_names[kind])[i])
-    elif f.kind == K_DESTS or f.kind == K_UNSUCC:
-        _slot_set(pdu, f.slot, list(value))
-    else:
+    elif (f.kind == K_CSTR and PyUnicode_Check(value)) or (f.kind == K_SM and PyBytes_Check(value)):
         _slot_set(pdu, f.slot, value)
+        return 0
+    return _set_field_slow(pdu, kind, i, value)
+
+
+cdef int _set_field_slow(Pdu pdu, int kind, int i, object value) except -1:
+    """_set_field for the rest: range errors, bytes-like copies, lists, and wrong types."""
+    cdef FieldDef *f = &_layouts[kind].fields[i]
+    cdef str name = (<tuple>_field_names[kind])[i]
+    if f.kind == K_U8:
+        pdu._u8[f.slot] = _as_u8(value, name)
+    elif f.kind == K_CSTR:
+        raise _type_error(name, "a str", value)
+    elif f.kind == K_SM:
+        if PyUnicode_Check(value):
+            raise _type_error(name, "bytes", value, ": encode the text first, e.g. with smppfast.encode_text()")
+        if not PyObject_CheckBuffer(value):
+            raise _type_error(name, "bytes-like (bytes, bytearray, memoryview)", value)
+        # Octet strings are bytes: a bytearray or memoryview is copied once, here.
+        _slot_set(pdu, f.slot, PyBytes_FromObject(value))
+    else:
+        # An exact tuple only: a lone SmeAddress (a named tuple) given for the list is a mistake.
+        if not (PyList_Check(value) or PyTuple_CheckExact(value)):
+            raise _type_error(name, "a list", value)
+        _slot_set(pdu, f.slot, list(value))
     return 0
+
+
+cdef object _as_tlvs(object value):
+    """The dict a ``tlvs`` value is kept as (None: none); FieldTypeError for anything else."""
+    if value is None or PyDict_CheckExact(value):
+        return value
+    if isinstance(value, _Mapping):
+        return dict(value)
+    raise _type_error("tlvs", "a dict", value)
 
 
 cdef inline uint8_t _as_u8(object value, str name) except? 255:
@@ -516,11 +589,21 @@ cdef class _LengthField(_SlotField):
         raise AttributeError(f"{self.name} is derived from its data and cannot be set")
 
 
-cdef bint _field_is_default(Pdu pdu, FieldDef *f):
+cdef bint _field_is_default(Pdu pdu, FieldDef *f) noexcept:
+    # Never raises, whatever the slot holds (object.__setattr__ bypasses the checks): repr
+    # and encode must not fail here.
     if f.kind == K_U8:
         return pdu._u8[f.slot] == 0
-    value = _slot_get(pdu, f.slot)
-    return value is None or len(value) == 0
+    cdef PyObject *o = pdu._obj[f.slot]
+    if o == NULL:
+        return True
+    if PyUnicode_Check(<object>o):
+        return PyUnicode_GET_LENGTH(<object>o) == 0
+    if PyBytes_Check(<object>o):
+        return PyBytes_GET_SIZE(<object>o) == 0
+    if PyList_Check(<object>o):
+        return PyList_GET_SIZE(<object>o) == 0
+    return False
 
 
 cdef bint _writes_body(Pdu pdu):
@@ -560,10 +643,12 @@ cdef bint _pdu_equal(Pdu a, Pdu b) except -1:
 
 
 cdef str _tlv_key_repr(object tag):
+    if not isinstance(tag, int):
+        return repr(tag)  # refused on encode; shown as it is
     try:
         return f"Tlv.{Tlv(tag).name}"
     except ValueError:
-        return f"0x{tag:04X}"
+        return f"0x{tag:04X}" if tag >= 0 else repr(tag)
 
 
 cdef str _pdu_repr(Pdu pdu):
@@ -649,7 +734,7 @@ cdef int _put_cstr(Writer *w, Pdu pdu, object value, int maxlen, str name) excep
     if not isinstance(value, str):
         if value is None:
             raise _encode_error(pdu, name, f"{name} is not set")
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise _type_error(name, "a str", value)
     n = PyUnicode_GET_LENGTH(value)
     if PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
         for i, ch in enumerate(<str>value):
@@ -687,7 +772,7 @@ cdef int _put_octets(Writer *w, Pdu pdu, object value, Py_ssize_t maxlen, str na
         w.len += n + length_width
         return 0
     if isinstance(value, (str, int)) or value is None:
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+        raise _type_error(name, "bytes", value)
     PyObject_GetBuffer(value, &view, PyBUF_SIMPLE)
     try:
         return _put_octets(w, pdu, PyBytes_FromStringAndSize(<char *>view.buf, view.len),
@@ -705,7 +790,7 @@ cdef int _put_sme_address(Writer *w, Pdu pdu, object ton, object npi, object add
 cdef int _put_count(Writer *w, Pdu pdu, object items, str name, str count_name, int limit) except -1:
     # The 1-octet count that precedes a submit_multi list (number_of_dests, no_unsuccess).
     if not isinstance(items, (list, tuple)):
-        raise TypeError(f"{name} must be a list, not {type(items).__name__}")
+        raise _type_error(name, "a list", items)
     cdef Py_ssize_t n = len(items)
     if n > limit:
         raise _encode_error(pdu, count_name, f"{name} holds at most {limit} entries, got {n}")

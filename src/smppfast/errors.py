@@ -13,6 +13,7 @@ from typing import Any, Optional
 __all__ = [
     "SmppError",
     "PduError",
+    "FieldTypeError",
     "TextError",
     "ProtocolError",
     "LocalProtocolError",
@@ -65,6 +66,28 @@ class PduError(SmppError, ValueError):
 
 def _rebuild_pdu_error(message: str, state: dict[str, Any]) -> PduError:
     err = PduError(message)
+    err.__dict__.update(state)
+    return err
+
+
+class FieldTypeError(SmppError, TypeError):
+    """A PDU field was given a value of the wrong type (a ``TypeError``).
+
+    Raised where the value is given: on construction (``SubmitSm(destination_addr=123)``)
+    and on attribute assignment. ``field`` names the field. Types are checked there;
+    lengths and ranges of strings are checked on encode (:class:`PduError`).
+    """
+
+    def __init__(self, message: str, *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_field_type_error, (self.args[0] if self.args else "", self.__dict__))
+
+
+def _rebuild_field_type_error(message: str, state: dict[str, Any]) -> FieldTypeError:
+    err = FieldTypeError(message)
     err.__dict__.update(state)
     return err
 

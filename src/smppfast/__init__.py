@@ -57,6 +57,7 @@ from ._text import (
     unpack_septets,
 )
 from ._version import __version__ as __version__
+from .aio import AsyncClient
 from .client import Client, ClientStats, MessageHandle, RateLimiter
 from .constants import (
     INTERFACE_VERSION,
@@ -148,6 +149,7 @@ __all__ = [
     "receipt_from_pdu",
     "message_ids_match",
     # session
+    "AsyncClient",
     "Client",
     "ClientStats",
     "MessageHandle",

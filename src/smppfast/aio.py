@@ -1,0 +1,539 @@
+"""An asyncio ESME on the same sans-IO ``Session`` as the threaded client.
+
+This driver does only I/O, waiting and callbacks: an ``asyncio.Protocol`` hands each received
+buffer to the session in one call, the session's events become future results and callback
+calls, its deadlines become one ``loop.call_at`` timer, and everything the session queues
+leaves in one ``transport.write`` per loop iteration.
+
+Every submit ends exactly once, as with ``Client``: in its response, ``CommandStatusError``,
+``SmppTimeoutError`` (``maybe_accepted``), ``ConnectionClosedError`` or
+``RemoteProtocolError``. Cancelling the task that awaits a submit does not lose the request:
+it stays in the window until its response (or timeout) frees the slot, and is counted.
+
+Callbacks (plain functions or coroutine functions) run one at a time, in order, in a task of
+their own; while ``callback_queue`` inbound messages wait for them the transport stops
+reading (TCP backpressure on the SMSC).
+
+Not yet here (issue 10 goes on): reconnect (``reconnect=True`` is refused with a clear
+error), a rate limit, and throttling back-off; the threaded ``Client`` has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import ssl
+from typing import Any, Awaitable, Callable, Iterable, Optional, Union
+
+from ._codec import Pdu, SubmitSm
+from ._text import split_text
+from .client import ClientStats, _check_options
+from .constants import Status, format_status
+from .errors import (
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    LocalProtocolError,
+    SmppTimeoutError,
+    WindowFull,
+)
+from .events import (
+    BindRefused,
+    Bound,
+    Closed,
+    MessageIncomplete,
+    MessageReceived,
+    ReceiptMalformed,
+    ReceiptReceived,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+)
+from .reassembly import Reassembler
+from .session import Session
+
+__all__ = ["AsyncClient"]
+
+log = logging.getLogger("smppfast.aio")
+
+Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
+
+
+class AsyncClient:
+    """An SMPP 3.4 ESME for asyncio: ``async with AsyncClient(host, port, system_id=..., password=...)``.
+
+    The keyword arguments mean what they mean for :class:`smppfast.Client`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        system_id: str,
+        password: str,
+        system_type: str = "",
+        bind_type: str = "transceiver",
+        addr_ton: int = 0,
+        addr_npi: int = 0,
+        address_range: str = "",
+        window: int = 10,
+        window_timeout: Optional[float] = 60.0,
+        response_timeout: Optional[float] = 30.0,
+        enquire_link_interval: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = None,
+        connect_timeout: float = 10.0,
+        bind_timeout: float = 10.0,
+        unbind_timeout: float = 5.0,
+        close_timeout: float = 10.0,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        on_message: Optional[Callback] = None,
+        on_receipt: Optional[Callback] = None,
+        on_incomplete: Optional[Callback] = None,
+        reassembly_timeout: float = 600.0,
+        callback_queue: int = 1000,
+        reconnect: bool = False,
+    ) -> None:
+        _check_options(
+            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=0,
+            timeouts=dict(
+                window_timeout=window_timeout, response_timeout=response_timeout,
+                enquire_link_interval=enquire_link_interval, inactivity_timeout=inactivity_timeout,
+                connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
+                close_timeout=close_timeout, reassembly_timeout=reassembly_timeout,
+            ),
+            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "reassembly_timeout"),
+        )
+        if reconnect:
+            raise ValueError("reconnect=True is not supported by AsyncClient yet; use smppfast.Client for it")
+        self.host = host
+        self.port = port
+        self.system_id = system_id
+        self._password = password
+        self.system_type = system_type
+        self.bind_type = bind_type
+        self._bind_args = dict(addr_ton=addr_ton, addr_npi=addr_npi, address_range=address_range)
+        self.window = window
+        self.window_timeout = window_timeout
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self.inactivity_timeout = inactivity_timeout
+        self.connect_timeout = connect_timeout
+        self.bind_timeout = bind_timeout
+        self.unbind_timeout = unbind_timeout
+        self.close_timeout = close_timeout
+        self.ssl_context = ssl_context
+        self.on_message = on_message
+        self.on_receipt = on_receipt
+        self.on_incomplete = on_incomplete
+        self.callback_queue = callback_queue
+        self.stats = ClientStats()
+        self.reassembler = Reassembler(max_age=reassembly_timeout)
+        self._session: Optional[Session] = None
+        self._transport: Optional[asyncio.Transport] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._bind_waiter: Optional[asyncio.Future[None]] = None
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._flush_handle: Optional[asyncio.Handle] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at: Optional[float] = None
+        self._inbox: collections.deque[tuple[str, Callback, Any, Optional[Pdu]]] = collections.deque()
+        self._inbox_wake: Optional[asyncio.Event] = None
+        self._callback_task: Optional[asyncio.Task[None]] = None
+        self._reading_paused = False
+        self._closed_event: Optional[asyncio.Event] = None
+        self._connected = False
+        self._closing = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = self._session.state.name if self._session else "NEW"
+        return f"<AsyncClient {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
+
+    async def __aenter__(self) -> "AsyncClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    @property
+    def bound(self) -> bool:
+        return self._session is not None and self._session.is_bound and not self._closing
+
+    @property
+    def in_flight(self) -> int:
+        return self._session.in_flight if self._session is not None else 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the connection and bind; raises ``BindError`` when the SMSC refuses."""
+        if self._closed or self._closing:
+            raise LocalProtocolError("this client was closed; make a new one")
+        if self._connected:
+            raise LocalProtocolError("this client is already connected (an `async with` block connects)")
+        self._connected = True
+        loop = self._loop = asyncio.get_running_loop()
+        self._closed_event = asyncio.Event()
+        self._inbox_wake = asyncio.Event()
+        try:
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Protocol(self), self.host, self.port, ssl=self.ssl_context,
+                    server_hostname=self.host if self.ssl_context is not None else None,
+                ),
+                self.connect_timeout,
+            )
+        except asyncio.TimeoutError:
+            self._connected = False
+            raise SmppTimeoutError(f"could not connect to {self.host}:{self.port} within {self.connect_timeout} s") from None
+        except BaseException:
+            self._connected = False
+            raise
+        self._transport = transport
+        now = loop.time()
+        session = self._session = Session(
+            "esme", window=self.window, response_timeout=self.response_timeout,
+            enquire_link_interval=self.enquire_link_interval, inactivity_timeout=self.inactivity_timeout,
+            bind_timeout=self.bind_timeout, unbind_timeout=self.unbind_timeout, reassembler=self.reassembler, now=now,
+        )
+        session.label = f"{self.host}:{self.port} "
+        self._bind_waiter = loop.create_future()
+        try:
+            session.bind(self.bind_type, system_id=self.system_id, password=self._password,
+                         system_type=self.system_type, now=now, **self._bind_args)  # type: ignore[arg-type]
+            self._after_activity()
+            await asyncio.wait_for(asyncio.shield(self._bind_waiter), self.bind_timeout + 1.0)
+        except BaseException as exc:
+            self._abort("bind failed")
+            self._connected = False
+            if isinstance(exc, asyncio.TimeoutError):
+                raise SmppTimeoutError("bind got no response") from None
+            raise
+        self._callback_task = loop.create_task(self._callback_loop(), name="smppfast-aio-callbacks")
+        log.info("bound as %s to %s:%d", self.bind_type, self.host, self.port)
+
+    def _abort(self, reason: str) -> None:
+        session = self._session
+        if session is not None and not session.is_closed:
+            self._handle_events(session.close(reason))
+        if self._transport is not None:
+            self._transport.close()
+        self._cancel_timer()
+
+    async def close(self) -> None:
+        """Stop new submits, wait (bounded) for responses and callbacks, unbind, close."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake_slot_waiters()
+        session = self._session
+        loop = asyncio.get_running_loop()
+        if session is not None and session.is_bound:
+            deadline = loop.time() + self.close_timeout
+            while session.is_bound and (session.in_flight or self._inbox) and loop.time() < deadline:
+                await asyncio.sleep(0.005)
+            self._handle_events(session.unbind(loop.time()))
+            self._after_activity()
+            assert self._closed_event is not None
+            try:
+                await asyncio.wait_for(self._closed_event.wait(), self.unbind_timeout + 1.0)
+            except asyncio.TimeoutError:
+                pass
+        self._abort("client closed")
+        self._closed = True
+        if self._callback_task is not None:
+            assert self._inbox_wake is not None
+            self._inbox.clear()  # unanswered now: the SMSC sends them again
+            self._inbox_wake.set()
+            try:
+                await asyncio.wait_for(self._callback_task, 5.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._callback_task.cancel()
+        for message in self.reassembler.flush():  # multipart messages that never completed
+            if self.on_incomplete is None:
+                log.warning("multipart message unfinished at close: %r", message)
+            else:
+                await self._run_callback("on_incomplete", self.on_incomplete, message)
+
+    # -- submitting ---------------------------------------------------------------
+
+    async def _slot(self, timeout: Optional[float]) -> Session:
+        """A bound session with a free window slot, waiting at most ``timeout``."""
+        if timeout is None:
+            timeout = self.window_timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            session = self._session
+            if self._closing or self._closed:
+                raise ConnectionClosedError("the client is closing; no new submits")
+            if session is None or not session.is_bound:
+                raise ConnectionClosedError("not bound to the SMSC")
+            if session.window_free > 0 and not self._slot_waiters:
+                return session
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                raise WindowFull(f"window of {self.window} still full after {timeout} s")
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, left)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                if waiter in self._slot_waiters:
+                    self._slot_waiters.remove(waiter)
+            session = self._session
+            if session is not None and session.is_bound and session.window_free > 0:
+                return session
+
+    def _send(self, session: Session, pdu: Pdu) -> "asyncio.Future[Pdu]":
+        assert self._loop is not None
+        fut: asyncio.Future[Pdu] = self._loop.create_future()
+        session.send(pdu, self._loop.time(), fut)
+        self.stats.submitted += 1
+        self._schedule_flush()
+        return fut
+
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu:
+        """Send a request and return its response PDU (raising as ``Client``'s futures do)."""
+        session = await self._slot(timeout)
+        fut = self._send(session, pdu)
+        return await fut
+
+    async def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> "list[asyncio.Future[Pdu]]":
+        """Send every PDU as the window allows; return their futures once all are sent.
+
+        As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
+        ones after it; a closed client raises.
+        """
+        if self._closing or self._closed:
+            raise ConnectionClosedError("the client is closing; no new submits")
+        assert self._loop is not None
+        futures: list[asyncio.Future[Pdu]] = []
+        pending = list(pdus)
+        for i, pdu in enumerate(pending):
+            try:
+                session = await self._slot(timeout)
+                futures.append(self._send(session, pdu))
+            except Exception as exc:
+                for _ in pending[i:]:
+                    fut: asyncio.Future[Pdu] = self._loop.create_future()
+                    fut.set_exception(exc)
+                    futures.append(fut)
+                break
+        return futures
+
+    async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
+                           method: str = "udh", reference: Optional[int] = None, **fields: Any) -> list[Pdu]:
+        """Split, submit and return one response per part (the first failure raises)."""
+        extra_tlvs = fields.pop("tlvs", None) or {}
+        esm_extra = fields.pop("esm_class", 0)
+        pdus: list[Pdu] = []
+        for part in split_text(text, data_coding=data_coding, method=method, reference=reference):  # type: ignore[arg-type]
+            tlvs = dict(extra_tlvs)
+            tlvs.update(part.tlvs)
+            pdus.append(SubmitSm(destination_addr=destination_addr, short_message=part.short_message,
+                                 esm_class=part.esm_class | esm_extra, data_coding=part.data_coding, tlvs=tlvs, **fields))
+        futures = await self.submit_many(pdus)
+        return list(await asyncio.gather(*futures))
+
+    # -- I/O ----------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        # One transport.write per loop iteration, however many PDUs were queued in it.
+        if self._flush_handle is None and self._loop is not None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        session = self._session
+        if session is None or self._transport is None:
+            return
+        data = session.data_to_send()
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
+        self._arm_timer()
+
+    def _after_activity(self) -> None:
+        session = self._session
+        if session is not None and session.output_size:
+            self._schedule_flush()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        session = self._session
+        if session is None or self._loop is None:
+            return
+        deadline = session.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        self._cancel_timer()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = None
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        session = self._session
+        if session is None or self._loop is None:
+            return
+        self._handle_events(session.handle_deadline(self._loop.time()))
+        if session.is_closed and self._transport is not None:
+            self._transport.close()  # the timers found the link dead
+        self._after_activity()
+
+    def _data_received(self, data: bytes) -> None:
+        session = self._session
+        if session is None or self._loop is None:
+            return
+        self._handle_events(session.receive_data(data, self._loop.time()))
+        self._after_activity()
+
+    def _connection_lost(self) -> None:
+        session = self._session
+        if session is not None and self._loop is not None:
+            self._handle_events(session.connection_lost(self._loop.time()))
+        self._cancel_timer()
+
+    # -- events -------------------------------------------------------------------
+
+    def _handle_events(self, events: list[Any]) -> None:
+        stats = self.stats
+        freed = False
+        for ev in events:
+            t = type(ev)
+            if t is ResponseReceived:
+                freed = True
+                fut = ev.token
+                status = int(ev.response.command_status)
+                stats.responses[status] += 1
+                if status == 0:
+                    stats.latency.add(self._loop.time() - ev.sent_at if self._loop else 0.0)
+                    if fut is not None and not fut.done():
+                        fut.set_result(ev.response)
+                elif fut is not None and not fut.done():
+                    fut.set_exception(CommandStatusError(status, ev.response))
+            elif t is RequestTimedOut:
+                freed = True
+                stats.timeouts += 1
+                if ev.token is not None and not ev.token.done():
+                    ev.token.set_exception(SmppTimeoutError(
+                        f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} within "
+                        f"{self.response_timeout} s; the SMSC may have accepted it", maybe_accepted=True))
+            elif t is RequestFailed:
+                freed = True
+                stats.failed += 1
+                if ev.token is not None and not ev.token.done():
+                    ev.token.set_exception(ev.error)
+            elif t is ReceiptReceived:
+                stats.receipts += 1
+                self._to_callback("on_receipt", self.on_receipt, ev.receipt, ev.request)
+            elif t is MessageReceived:
+                stats.received += len(ev.message.parts)
+                self._to_callback("on_message", self.on_message, ev.message, ev.request)
+            elif t is MessageIncomplete:
+                if self.on_incomplete is None:
+                    log.warning("multipart message never completed: %r", ev.message)
+                else:
+                    self._to_callback("on_incomplete", self.on_incomplete, ev.message, None)
+            elif t is ReceiptMalformed:
+                stats.receipts_malformed += 1
+            elif t is RequestReceived:
+                self._answer(ev.request, Status.ESME_RINVCMDID)
+            elif t is Bound:
+                if self._bind_waiter is not None and not self._bind_waiter.done():
+                    self._bind_waiter.set_result(None)
+            elif t is BindRefused:
+                if self._bind_waiter is not None and not self._bind_waiter.done():
+                    self._bind_waiter.set_exception(
+                        BindError(ev.status, ev.response, f"bind refused: {format_status(ev.status)}"))
+            elif t is Closed:
+                log.info("session closed: %s", ev.reason)
+                if self._bind_waiter is not None and not self._bind_waiter.done():
+                    self._bind_waiter.set_exception(ConnectionClosedError(f"connection closed during bind: {ev.reason}"))
+                if self._closed_event is not None:
+                    self._closed_event.set()
+                freed = True
+        if freed:
+            self._wake_slot_waiters()
+
+    def _wake_slot_waiters(self) -> None:
+        session = self._session
+        room = session.window_free if session is not None and not self._closing else len(self._slot_waiters)
+        while self._slot_waiters and room > 0:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
+
+    # -- callbacks ------------------------------------------------------------------
+
+    def _to_callback(self, name: str, callback: Optional[Callback], argument: Any, request: Optional[Pdu]) -> None:
+        if callback is None:
+            if request is not None:
+                self._answer(request, 0)
+            return
+        self._inbox.append((name, callback, argument, request))
+        if self._inbox_wake is not None:
+            self._inbox_wake.set()
+        if len(self._inbox) >= self.callback_queue and not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()  # backpressure: the SMSC waits until callbacks catch up
+
+    async def _run_callback(self, name: str, callback: Callback, argument: Any) -> int:
+        try:
+            result = callback(argument)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, int) and not isinstance(result, bool):
+                return result
+            return 0
+        except Exception:
+            log.exception("%s callback raised; answering ESME_RX_T_APPN", name)
+            return int(Status.ESME_RX_T_APPN)
+
+    async def _callback_loop(self) -> None:
+        assert self._inbox_wake is not None
+        while True:
+            while not self._inbox:
+                if self._closed:
+                    return
+                self._inbox_wake.clear()
+                await self._inbox_wake.wait()
+            name, callback, argument, request = self._inbox.popleft()
+            if self._reading_paused and len(self._inbox) < self.callback_queue // 2 + 1 and self._transport is not None:
+                self._reading_paused = False
+                self._transport.resume_reading()
+            status = await self._run_callback(name, callback, argument)
+            if request is not None:
+                self._answer(request, status)
+
+    def _answer(self, request: Pdu, status: int) -> None:
+        session = self._session
+        if session is None or session.is_closed:
+            return
+        session.respond(request, status=status)
+        self._schedule_flush()
+
+
+class _Protocol(asyncio.Protocol):
+    """Moves bytes between the transport and the client; nothing else."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    def data_received(self, data: bytes) -> None:
+        self.client._data_received(data)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.client._connection_lost()

@@ -1,0 +1,231 @@
+"""smppfast.AsyncClient against the simulator: the same session as the threaded client,
+driven by asyncio (issue 10, first part: bind, submit, callbacks, cancellation, close)."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from typing import Any
+
+import pytest
+
+from smppfast import (
+    AsyncClient,
+    BindError,
+    CommandStatusError,
+    ConnectionClosedError,
+    LocalProtocolError,
+    SmppTimeoutError,
+    Status,
+    SubmitSm,
+    WindowFull,
+)
+from smppfast.simulator import Faults, Simulator
+
+PASSWORD = "secret"
+
+
+def client(port: int, **kwargs: Any) -> AsyncClient:
+    opts: dict[str, Any] = dict(system_id="test", password=PASSWORD, response_timeout=5.0, enquire_link_interval=None,
+                                window_timeout=5.0, close_timeout=5.0, unbind_timeout=1.0, bind_timeout=3.0)
+    opts.update(kwargs)
+    return AsyncClient("127.0.0.1", port, **opts)
+
+
+def sm(i: int = 0, **fields: Any) -> SubmitSm:
+    return SubmitSm(source_addr="100", destination_addr="4479000000%02d" % (i % 100), short_message=b"m%06d" % i,
+                    **fields)
+
+
+def run(coro: Any) -> Any:
+    """asyncio.run in debug mode, failing on "never awaited" / "Task was destroyed" warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return asyncio.run(coro, debug=True)
+
+
+@pytest.fixture
+def sim():  # type: ignore[no-untyped-def]
+    with Simulator() as s:
+        yield s
+
+
+def test_bind_submit_and_close(sim: Simulator) -> None:
+    async def main() -> list[str]:
+        async with client(sim.port, window=50) as c:
+            assert c.bound
+            one = await c.submit(sm(0))
+            many = await c.submit_many([sm(i) for i in range(1, 200)])
+            responses = await asyncio.gather(*many)
+            assert c.stats.submitted == 200 and c.stats.responses[0] == 200
+            assert len(c.stats.latency_samples()) == 200
+            return [one.message_id] + [r.message_id for r in responses]  # type: ignore[attr-defined]
+
+    ids = run(main())
+    assert len(set(ids)) == 200
+    assert sim.submits == 200
+    assert sim.wait_for(lambda: sim.connections == 0)  # unbound and closed
+
+
+def test_many_tasks_each_awaiting_submit(sim: Simulator) -> None:
+    async def main() -> int:
+        async with client(sim.port, window=100) as c:
+            async def worker(k: int) -> int:
+                for i in range(20):
+                    await c.submit(sm(k * 100 + i))
+                return 20
+            done = await asyncio.gather(*(worker(k) for k in range(100)))
+            assert c.in_flight == 0
+            return sum(done)
+
+    assert run(main()) == 2000 and sim.submits == 2000
+
+
+def test_send_message_returns_one_response_per_part(sim: Simulator) -> None:
+    async def main() -> list[Any]:
+        async with client(sim.port) as c:
+            return await c.send_message("447700900123", "x" * 400, source_addr="me")
+
+    parts = run(main())
+    assert len(parts) == 3 and all(p.command_status == 0 for p in parts)
+
+
+def test_errors_are_raised_as_the_threaded_clients_futures_carry_them(sim: Simulator) -> None:
+    async def main() -> None:
+        async with client(sim.port, response_timeout=0.3) as c:
+            sim.set_faults(status="ESME_RINVDSTADR")
+            with pytest.raises(CommandStatusError) as info:
+                await c.submit(sm(1))
+            assert info.value.status == Status.ESME_RINVDSTADR
+            sim.set_faults(drop_every=1)
+            with pytest.raises(SmppTimeoutError) as timeout:
+                await c.submit(sm(2))
+            assert timeout.value.maybe_accepted
+            sim.clear_faults()
+            assert (await c.submit(sm(3))).command_status == 0
+
+    run(main())
+
+
+def test_bind_refused_raises_bind_error_with_the_status(sim: Simulator) -> None:
+    sim.set_faults(refuse_binds=Status.ESME_RINVPASWD)
+
+    async def main() -> None:
+        c = client(sim.port)
+        with pytest.raises(BindError) as info:
+            await c.connect()
+        assert info.value.status == Status.ESME_RINVPASWD and "Invalid Password" in str(info.value)
+        await c.close()
+
+    run(main())
+
+
+def test_cancelling_the_awaiting_task_keeps_the_request_and_its_slot(sim: Simulator) -> None:
+    sim.set_faults(delay=0.3)
+
+    async def main() -> None:
+        async with client(sim.port, window=1) as c:
+            task = asyncio.create_task(c.submit(sm(1)))
+            await asyncio.sleep(0.05)
+            assert c.in_flight == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The response still comes, is matched and counted, and frees the slot.
+            for _ in range(100):
+                if c.in_flight == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert c.in_flight == 0 and c.stats.responses[0] == 1
+            sim.clear_faults()
+            assert (await c.submit(sm(2), timeout=2)).command_status == 0
+
+    run(main())
+
+
+def test_window_full_raises_after_its_timeout(sim: Simulator) -> None:
+    sim.set_faults(drop_every=1)
+
+    async def main() -> None:
+        async with client(sim.port, window=1, response_timeout=2.0) as c:
+            first = asyncio.create_task(c.submit(sm(1)))
+            await asyncio.sleep(0.05)
+            with pytest.raises(WindowFull):
+                await c.submit(sm(2), timeout=0.2)
+            with pytest.raises(SmppTimeoutError):
+                await first
+
+    run(main())
+
+
+def test_plain_and_coroutine_callbacks_and_a_callback_that_awaits_a_submit(sim: Simulator) -> None:
+    seen: list[str] = []
+    replies: list[Any] = []
+
+    async def main() -> None:
+        holder: list[AsyncClient] = []
+
+        async def on_message(message: Any) -> int:
+            seen.append(message.text)
+            replies.append(await holder[0].submit(sm(9)))  # even at window 1
+            return 0
+
+        def on_receipt(receipt: Any) -> None:
+            seen.append("receipt " + receipt.stat)
+
+        async with client(sim.port, window=1, on_message=on_message, on_receipt=on_receipt) as c:
+            holder.append(c)
+            sim.send_mo("555", "100", "hello")
+            await c.submit(sm(1, registered_delivery=1))
+            for _ in range(200):
+                if len(seen) == 2 and replies:
+                    break
+                await asyncio.sleep(0.01)
+
+    run(main())
+    assert sorted(seen) == ["hello", "receipt DELIVRD"]
+    assert replies and replies[0].command_status == 0
+    assert sim.wait_for(lambda: sim.deliver_responses == 2)
+
+
+def test_close_with_requests_in_flight_waits_for_them(sim: Simulator) -> None:
+    sim.set_faults(delay=0.2)
+
+    async def main() -> list[Any]:
+        c = client(sim.port, window=10)
+        await c.connect()
+        futures = await c.submit_many([sm(i) for i in range(10)])
+        await c.close()
+        return [f.result() for f in futures]
+
+    assert [r.command_status for r in run(main())] == [0] * 10
+
+
+def test_connect_twice_and_reconnect_are_refused_clearly(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="reconnect"):
+        client(sim.port, reconnect=True)
+    with pytest.raises(ValueError, match="bind_type"):
+        client(sim.port, bind_type="trx")
+
+    async def main() -> None:
+        async with client(sim.port) as c:
+            with pytest.raises(LocalProtocolError, match="already connected"):
+                await c.connect()
+        with pytest.raises(ConnectionClosedError):
+            await c.submit(sm(1))
+
+    run(main())
+
+
+def test_a_link_cut_mid_stream_fails_what_is_in_flight_as_maybe_accepted(sim: Simulator) -> None:
+    sim.set_faults(close_after=5, delay=0.05)
+
+    async def main() -> list[Any]:
+        async with client(sim.port, window=10) as c:
+            futures = await c.submit_many([sm(i) for i in range(10)])
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+    outcomes = run(main())
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(outcomes) == 10 and errors
+    assert all(isinstance(e, ConnectionClosedError) and e.maybe_accepted for e in errors)

@@ -4,6 +4,7 @@ driven by asyncio (issue 10, first part: bind, submit, callbacks, cancellation, 
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
 from typing import Any
 
@@ -229,3 +230,68 @@ def test_a_link_cut_mid_stream_fails_what_is_in_flight_as_maybe_accepted(sim: Si
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(outcomes) == 10 and errors
     assert all(isinstance(e, ConnectionClosedError) and e.maybe_accepted for e in errors)
+
+
+def test_throttled_submits_are_sent_again_in_order(sim: Simulator) -> None:
+    sim.set_faults(throttle_every=3)
+
+    async def main() -> list[Any]:
+        async with client(sim.port, window=1, throttle_backoff=0.005, throttle_retries=5) as c:
+            responses = [await c.submit(sm(i)) for i in range(30)]
+            assert c.stats.throttled >= 10 and not c._retries
+            return responses
+
+    responses = run(main())
+    assert all(r.command_status == 0 for r in responses)
+    submits = [p for p in sim.received if type(p) is SubmitSm]
+    accepted = [p.short_message for n, p in enumerate(submits, start=1) if n % 3]
+    assert accepted == [b"m%06d" % i for i in range(30)]
+
+
+def test_throttling_past_the_retries_raises_the_status(sim: Simulator) -> None:
+    sim.set_faults(throttle_every=1)
+
+    async def main() -> None:
+        async with client(sim.port, throttle_backoff=0.001, throttle_retries=2) as c:
+            with pytest.raises(CommandStatusError) as info:
+                await c.submit(sm(1))
+            assert info.value.status == Status.ESME_RTHROTTLED and c.stats.throttled == 2
+
+    run(main())
+
+
+def test_tls(sim: Simulator) -> None:
+    from .test_client import tls_contexts
+
+    server_ctx, client_ctx = tls_contexts()
+    got: list[Any] = []
+
+    async def main() -> int:
+        with Simulator(ssl_context=server_ctx) as tls_sim:
+            async with client(tls_sim.port, ssl_context=client_ctx, window=20, on_receipt=got.append) as c:
+                futures = await c.submit_many([sm(i, registered_delivery=1) for i in range(50)])
+                await asyncio.gather(*futures)
+                for _ in range(300):
+                    if len(got) == 50:
+                        break
+                    await asyncio.sleep(0.01)
+                return tls_sim.submits
+
+    assert run(main()) == 50 and len(got) == 50
+
+
+def test_runs_on_uvloop(sim: Simulator) -> None:
+    if sys.platform == "win32":
+        pytest.skip("uvloop does not exist on Windows")
+    import uvloop
+
+    async def main() -> int:
+        async with client(sim.port, window=100) as c:
+            futures = await c.submit_many([sm(i) for i in range(500)])
+            return len(await asyncio.gather(*futures))
+
+    loop = uvloop.new_event_loop()
+    try:
+        assert loop.run_until_complete(main()) == 500
+    finally:
+        loop.close()

@@ -14,8 +14,12 @@ Callbacks (plain functions or coroutine functions) run one at a time, in order, 
 their own; while ``callback_queue`` inbound messages wait for them the transport stops
 reading (TCP backpressure on the SMSC).
 
+Throttling: on ESME_RTHROTTLED or ESME_RMSGQFUL every submit pauses (``throttle_backoff``,
+doubling up to ``throttle_max_backoff``) and the refused requests go out again first, in
+order, at most ``throttle_retries`` times each, as with ``Client``.
+
 Not yet here (issue 10 goes on): reconnect (``reconnect=True`` is refused with a clear
-error), a rate limit, and throttling back-off; the threaded ``Client`` has them.
+error); the threaded ``Client`` has it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, Awaitable, Callable, Iterable, Optional, Union
 
 from ._codec import Pdu, SubmitSm
 from ._text import split_text
-from .client import ClientStats, _check_options
+from .client import _THROTTLE_STATUSES, ClientStats, RateLimiter, _check_options
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -89,6 +93,10 @@ class AsyncClient:
         bind_timeout: float = 10.0,
         unbind_timeout: float = 5.0,
         close_timeout: float = 10.0,
+        rate_limit: Optional[float] = None,
+        throttle_retries: int = 5,
+        throttle_backoff: float = 0.1,
+        throttle_max_backoff: float = 10.0,
         ssl_context: Optional[ssl.SSLContext] = None,
         on_message: Optional[Callback] = None,
         on_receipt: Optional[Callback] = None,
@@ -98,14 +106,16 @@ class AsyncClient:
         reconnect: bool = False,
     ) -> None:
         _check_options(
-            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=0,
+            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=throttle_retries,
             timeouts=dict(
                 window_timeout=window_timeout, response_timeout=response_timeout,
                 enquire_link_interval=enquire_link_interval, inactivity_timeout=inactivity_timeout,
                 connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
-                close_timeout=close_timeout, reassembly_timeout=reassembly_timeout,
+                close_timeout=close_timeout, reassembly_timeout=reassembly_timeout, rate_limit=rate_limit,
+                throttle_backoff=throttle_backoff, throttle_max_backoff=throttle_max_backoff,
             ),
-            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "reassembly_timeout"),
+            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "reassembly_timeout",
+                      "throttle_backoff", "throttle_max_backoff"),
         )
         if reconnect:
             raise ValueError("reconnect=True is not supported by AsyncClient yet; use smppfast.Client for it")
@@ -125,6 +135,10 @@ class AsyncClient:
         self.bind_timeout = bind_timeout
         self.unbind_timeout = unbind_timeout
         self.close_timeout = close_timeout
+        self.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.throttle_retries = throttle_retries
+        self.throttle_backoff = throttle_backoff
+        self.throttle_max_backoff = throttle_max_backoff
         self.ssl_context = ssl_context
         self.on_message = on_message
         self.on_receipt = on_receipt
@@ -145,6 +159,12 @@ class AsyncClient:
         self._callback_task: Optional[asyncio.Task[None]] = None
         self._reading_paused = False
         self._closed_event: Optional[asyncio.Event] = None
+        # Throttling: the refused requests, in order, and how often each was sent again.
+        self._retry: collections.deque[tuple[Pdu, asyncio.Future[Pdu]]] = collections.deque()
+        self._retries: dict[asyncio.Future[Pdu], int] = {}
+        self._paused_until = 0.0
+        self._backoff = throttle_backoff
+        self._resume: Optional[asyncio.TimerHandle] = None
         self._connected = False
         self._closing = False
         self._closed = False
@@ -246,6 +266,12 @@ class AsyncClient:
                 pass
         self._abort("client closed")
         self._closed = True
+        if self._resume is not None:
+            self._resume.cancel()
+        while self._retry:
+            _, fut = self._retry.popleft()
+            if not fut.done():
+                fut.set_exception(ConnectionClosedError("client closed before the request could be sent again"))
         if self._callback_task is not None:
             assert self._inbox_wake is not None
             self._inbox.clear()  # unanswered now: the SMSC sends them again
@@ -274,7 +300,8 @@ class AsyncClient:
                 raise ConnectionClosedError("the client is closing; no new submits")
             if session is None or not session.is_bound:
                 raise ConnectionClosedError("not bound to the SMSC")
-            if session.window_free > 0 and not self._slot_waiters:
+            paused = bool(self._retry) or loop.time() < self._paused_until
+            if session.window_free > 0 and not self._slot_waiters and not paused:
                 return session
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
@@ -289,7 +316,8 @@ class AsyncClient:
                 if waiter in self._slot_waiters:
                     self._slot_waiters.remove(waiter)
             session = self._session
-            if session is not None and session.is_bound and session.window_free > 0:
+            paused = bool(self._retry) or loop.time() < self._paused_until
+            if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
     def _send(self, session: Session, pdu: Pdu) -> "asyncio.Future[Pdu]":
@@ -302,6 +330,10 @@ class AsyncClient:
 
     async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu:
         """Send a request and return its response PDU (raising as ``Client``'s futures do)."""
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
         session = await self._slot(timeout)
         fut = self._send(session, pdu)
         return await fut
@@ -319,6 +351,10 @@ class AsyncClient:
         pending = list(pdus)
         for i, pdu in enumerate(pending):
             try:
+                if self.rate_limiter is not None:
+                    wait = self.rate_limiter.reserve()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
                 session = await self._slot(timeout)
                 futures.append(self._send(session, pdu))
             except Exception as exc:
@@ -416,16 +452,24 @@ class AsyncClient:
                 freed = True
                 fut = ev.token
                 status = int(ev.response.command_status)
+                retried = self._retries.pop(fut, 0) if self._retries else 0
                 stats.responses[status] += 1
                 if status == 0:
                     stats.latency.add(self._loop.time() - ev.sent_at if self._loop else 0.0)
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
+                elif (
+                    status in _THROTTLE_STATUSES and fut is not None and not fut.done()
+                    and retried < self.throttle_retries and not self._closing
+                ):
+                    self._throttled(ev.request, fut, retried + 1)
                 elif fut is not None and not fut.done():
                     fut.set_exception(CommandStatusError(status, ev.response))
             elif t is RequestTimedOut:
                 freed = True
                 stats.timeouts += 1
+                if self._retries:
+                    self._retries.pop(ev.token, None)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(SmppTimeoutError(
                         f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} within "
@@ -433,6 +477,8 @@ class AsyncClient:
             elif t is RequestFailed:
                 freed = True
                 stats.failed += 1
+                if self._retries:
+                    self._retries.pop(ev.token, None)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
@@ -466,6 +512,43 @@ class AsyncClient:
                 freed = True
         if freed:
             self._wake_slot_waiters()
+
+    def _throttled(self, request: Pdu, fut: "asyncio.Future[Pdu]", retries: int) -> None:
+        """The SMSC asked us to slow down: pause every submit, then send this one again first."""
+        assert self._loop is not None
+        self.stats.throttled += 1
+        self._retries[fut] = retries  # until its next outcome
+        now = self._loop.time()
+        if now >= self._paused_until:
+            self._backoff = min(self._backoff * 2, self.throttle_max_backoff) if self._retry else self.throttle_backoff
+        self._paused_until = now + self._backoff
+        self._retry.append((request, fut))
+        if self._resume is not None:
+            self._resume.cancel()
+        self._resume = self._loop.call_at(self._paused_until, self._resend_retries)
+        log.info("throttled by the SMSC; pausing %.2f s", self._backoff)
+
+    def _resend_retries(self) -> None:
+        self._resume = None
+        session = self._session
+        if session is None or self._loop is None or not session.is_bound:
+            while self._retry:  # the link is gone: they cannot be sent again
+                _, fut = self._retry.popleft()
+                if not fut.done():
+                    fut.set_exception(ConnectionClosedError("the link went down before the request could be sent again"))
+            return
+        now = self._loop.time()
+        while self._retry and session.window_free > 0:
+            request, fut = self._retry.popleft()
+            if fut.done():  # its awaiting task was cancelled: nothing waits for it any more
+                continue
+            session.send(request, now, fut)
+        if self._retry:
+            self._resume = self._loop.call_later(0.01, self._resend_retries)
+        else:
+            self._backoff = self.throttle_backoff
+        self._schedule_flush()
+        self._wake_slot_waiters()
 
     def _wake_slot_waiters(self) -> None:
         session = self._session

@@ -298,3 +298,35 @@ def test_unbind_from_the_server_then_reconnect(smsc: Smpp34Smsc) -> None:
         assert client.submit(sm(), timeout=5).result(5).message_id
         assert len(smsc.esmes) == 2
     assert not [p for p in tap.pdus("up", DeliverSmResp)]
+
+
+# -- the asyncio driver against the same server --------------------------------------------
+
+
+def test_async_client_binds_submits_receives_and_unbinds(smsc: Smpp34Smsc) -> None:
+    from smppfast import AsyncClient
+
+    messages: list[Any] = []
+
+    async def on_message(message: Any) -> None:  # a coroutine callback
+        messages.append(message.text)
+
+    async def main() -> list[str]:
+        async with AsyncClient("127.0.0.1", smsc.port, system_id="aio", password="x", window=10,
+                               enquire_link_interval=None, on_message=on_message) as client:
+            futures = await client.submit_many([sm(i) for i in range(100)])
+            responses = await asyncio.gather(*futures)
+            smsc.refuse["4479000000%02d" % 7] = [Status.ESME_RINVDSTADR]
+            with pytest.raises(smppfast.CommandStatusError):
+                await client.submit(sm(7))
+            await asyncio.to_thread(wait_until, lambda: len(smsc.esmes) == 1)
+            esme = smsc.esmes[0]
+            resp = await asyncio.to_thread(
+                smsc.run, lambda: esme.deliver_sm("100", b"Hello from smpp34", source_addr="447000000004"))
+            assert resp.is_success
+            return [r.message_id for r in responses]
+
+    ids = asyncio.run(main(), debug=True)
+    assert len(set(ids)) == 100
+    assert messages == ["Hello from smpp34"]
+    assert wait_until(lambda: len(smsc.unbound) == 1)

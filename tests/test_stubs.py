@@ -169,6 +169,30 @@ def send(port: int) -> list[str]:
 """
 
 
+ASYNC_USE = """
+import asyncio
+import smppfast
+from smppfast import AsyncClient, SubmitSm
+
+async def on_message(message: smppfast.CompleteMessage) -> None:
+    print(message.text)
+
+async def main(port: int) -> list[str]:
+    async with AsyncClient("127.0.0.1", port, system_id="me", password="pw", on_message=on_message) as client:
+        response = await client.submit(SubmitSm(destination_addr="1", short_message=b"hi"))
+        futures = await client.submit_many([SubmitSm(destination_addr="1")])
+        done: list[smppfast.SubmitSmResp] = list(await asyncio.gather(*futures))
+        parts = await client.send_message("447700900123", "hello")
+        return [response.message_id] + [r.message_id for r in done] + [p.message_id for p in parts]
+"""
+
+
+@needs_mypy
+def test_async_client_use_type_checks_under_strict(tmp_path: Path) -> None:
+    ok = _mypy(tmp_path, ASYNC_USE)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
 @needs_mypy
 def test_client_use_as_the_readme_shows_type_checks_under_strict(tmp_path: Path) -> None:
     ok = _mypy(tmp_path, CLIENT_USE)

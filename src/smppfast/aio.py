@@ -29,9 +29,23 @@ import collections
 import inspect
 import logging
 import ssl
-from typing import Any, Awaitable, Callable, Iterable, Optional, Union
+from typing import Any, Awaitable, Callable, Iterable, Optional, Union, overload
 
-from ._codec import Pdu, SubmitSm
+from ._codec import (
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from ._text import split_text
 from .client import _THROTTLE_STATUSES, ClientStats, RateLimiter, _check_options
 from .constants import Status, format_status
@@ -328,7 +342,22 @@ class AsyncClient:
         self._schedule_flush()
         return fut
 
-    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu:
+    @overload
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitSmResp: ...
+    @overload
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> DataSmResp: ...
+    @overload
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitMultiResp: ...
+    @overload
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> QuerySmResp: ...
+    @overload
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> CancelSmResp: ...
+    @overload
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> ReplaceSmResp: ...
+    @overload
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu: ...
+
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Any:
         """Send a request and return its response PDU (raising as ``Client``'s futures do)."""
         if self.rate_limiter is not None:
             wait = self.rate_limiter.reserve()
@@ -338,7 +367,14 @@ class AsyncClient:
         fut = self._send(session, pdu)
         return await fut
 
-    async def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> "list[asyncio.Future[Pdu]]":
+    @overload
+    async def submit_many(
+        self, pdus: Iterable[SubmitSm], *, timeout: Optional[float] = None
+    ) -> "list[asyncio.Future[SubmitSmResp]]": ...
+    @overload
+    async def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> "list[asyncio.Future[Pdu]]": ...
+
+    async def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> "list[asyncio.Future[Any]]":
         """Send every PDU as the window allows; return their futures once all are sent.
 
         As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
@@ -347,7 +383,7 @@ class AsyncClient:
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
         assert self._loop is not None
-        futures: list[asyncio.Future[Pdu]] = []
+        futures: list[asyncio.Future[Any]] = []
         pending = list(pdus)
         for i, pdu in enumerate(pending):
             try:
@@ -359,18 +395,19 @@ class AsyncClient:
                 futures.append(self._send(session, pdu))
             except Exception as exc:
                 for _ in pending[i:]:
-                    fut: asyncio.Future[Pdu] = self._loop.create_future()
+                    fut: asyncio.Future[Any] = self._loop.create_future()
                     fut.set_exception(exc)
                     futures.append(fut)
                 break
         return futures
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
-                           method: str = "udh", reference: Optional[int] = None, **fields: Any) -> list[Pdu]:
+                           method: str = "udh", reference: Optional[int] = None,
+                           **fields: Any) -> list[SubmitSmResp]:
         """Split, submit and return one response per part (the first failure raises)."""
         extra_tlvs = fields.pop("tlvs", None) or {}
         esm_extra = fields.pop("esm_class", 0)
-        pdus: list[Pdu] = []
+        pdus: list[SubmitSm] = []
         for part in split_text(text, data_coding=data_coding, method=method, reference=reference):  # type: ignore[arg-type]
             tlvs = dict(extra_tlvs)
             tlvs.update(part.tlvs)

@@ -202,9 +202,9 @@ def test_close_with_requests_in_flight_waits_for_them(sim: Simulator) -> None:
     assert [r.command_status for r in run(main())] == [0] * 10
 
 
-def test_connect_twice_and_reconnect_are_refused_clearly(sim: Simulator) -> None:
-    with pytest.raises(ValueError, match="reconnect"):
-        client(sim.port, reconnect=True)
+def test_connect_twice_and_bad_options_are_refused_clearly(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="response_timeout"):
+        client(sim.port, response_timeout=-1)
     with pytest.raises(ValueError, match="bind_type"):
         client(sim.port, bind_type="trx")
 
@@ -295,3 +295,37 @@ def test_runs_on_uvloop(sim: Simulator) -> None:
         assert loop.run_until_complete(main()) == 500
     finally:
         loop.close()
+
+
+def test_reconnect_binds_again_and_submits_wait_for_it(sim: Simulator) -> None:
+    async def main() -> None:
+        async with client(sim.port, reconnect=True, window=5) as c:
+            assert (await c.submit(sm(0))).command_status == 0
+            sim.set_faults(close_after=2, delay=0.1)
+            futures = await c.submit_many([sm(i) for i in range(1, 4)])
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            assert all(isinstance(o, ConnectionClosedError) and o.maybe_accepted for o in outcomes)
+            sim.clear_faults()
+            later = [await c.submit(sm(i), timeout=10) for i in range(4, 10)]
+            assert all(r.command_status == 0 for r in later)
+            assert c.stats.reconnects >= 1
+
+    run(main())
+    assert sim.wait_for(lambda: sim.connections == 0)
+
+
+def test_close_wins_over_a_reconnect_in_progress(sim: Simulator) -> None:
+    async def main() -> None:
+        c = client(sim.port, reconnect=True)
+        await c.connect()
+        sim.set_faults(refuse_binds=Status.ESME_RBINDFAIL, close_after=1)
+        with pytest.raises(ConnectionClosedError):
+            await c.submit(sm(1))
+        await asyncio.sleep(0.6)  # a refused reconnect or two
+        t0 = asyncio.get_running_loop().time()
+        await c.close()
+        assert asyncio.get_running_loop().time() - t0 < 2.0
+        assert not c.bound
+
+    run(main())
+    assert sim.wait_for(lambda: sim.connections == 0)

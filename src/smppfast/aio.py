@@ -18,8 +18,9 @@ Throttling: on ESME_RTHROTTLED or ESME_RMSGQFUL every submit pauses (``throttle_
 doubling up to ``throttle_max_backoff``) and the refused requests go out again first, in
 order, at most ``throttle_retries`` times each, as with ``Client``.
 
-Not yet here (issue 10 goes on): reconnect (``reconnect=True`` is refused with a clear
-error); the threaded ``Client`` has it.
+With ``reconnect=True`` a link that drops (or that the timers find dead) is bound again,
+with a doubling delay up to ``reconnect_max_delay``; submits meanwhile wait for the new bind
+(up to their timeout). ``close()`` wins over a reconnect in progress.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class AsyncClient:
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
         reconnect: bool = False,
+        reconnect_max_delay: float = 60.0,
     ) -> None:
         _check_options(
             bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=throttle_retries,
@@ -127,12 +129,11 @@ class AsyncClient:
                 connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
                 close_timeout=close_timeout, reassembly_timeout=reassembly_timeout, rate_limit=rate_limit,
                 throttle_backoff=throttle_backoff, throttle_max_backoff=throttle_max_backoff,
+                reconnect_max_delay=reconnect_max_delay,
             ),
             required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "reassembly_timeout",
                       "throttle_backoff", "throttle_max_backoff"),
         )
-        if reconnect:
-            raise ValueError("reconnect=True is not supported by AsyncClient yet; use smppfast.Client for it")
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -158,6 +159,9 @@ class AsyncClient:
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
         self.callback_queue = callback_queue
+        self.reconnect = reconnect
+        self.reconnect_max_delay = reconnect_max_delay
+        self._reconnect_task: Optional[asyncio.Task[None]] = None
         self.stats = ClientStats()
         self.reassembler = Reassembler(max_age=reassembly_timeout)
         self._session: Optional[Session] = None
@@ -215,7 +219,16 @@ class AsyncClient:
         self._closed_event = asyncio.Event()
         self._inbox_wake = asyncio.Event()
         try:
-            transport, _ = await asyncio.wait_for(
+            await self._open_and_bind()
+        except BaseException:
+            self._connected = False
+            raise
+        self._callback_task = loop.create_task(self._callback_loop(), name="smppfast-aio-callbacks")
+
+    async def _open_and_bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await asyncio.wait_for(
                 loop.create_connection(
                     lambda: _Protocol(self), self.host, self.port, ssl=self.ssl_context,
                     server_hostname=self.host if self.ssl_context is not None else None,
@@ -223,11 +236,10 @@ class AsyncClient:
                 self.connect_timeout,
             )
         except asyncio.TimeoutError:
-            self._connected = False
             raise SmppTimeoutError(f"could not connect to {self.host}:{self.port} within {self.connect_timeout} s") from None
-        except BaseException:
-            self._connected = False
-            raise
+        if self._closing:
+            transport.close()
+            raise ConnectionClosedError("the client is closing")
         self._transport = transport
         now = loop.time()
         session = self._session = Session(
@@ -235,8 +247,10 @@ class AsyncClient:
             enquire_link_interval=self.enquire_link_interval, inactivity_timeout=self.inactivity_timeout,
             bind_timeout=self.bind_timeout, unbind_timeout=self.unbind_timeout, reassembler=self.reassembler, now=now,
         )
+        protocol.session = session  # what this transport reads goes to this session only
         session.label = f"{self.host}:{self.port} "
         self._bind_waiter = loop.create_future()
+        self._cancel_timer()
         try:
             session.bind(self.bind_type, system_id=self.system_id, password=self._password,
                          system_type=self.system_type, now=now, **self._bind_args)  # type: ignore[arg-type]
@@ -244,12 +258,25 @@ class AsyncClient:
             await asyncio.wait_for(asyncio.shield(self._bind_waiter), self.bind_timeout + 1.0)
         except BaseException as exc:
             self._abort("bind failed")
-            self._connected = False
             if isinstance(exc, asyncio.TimeoutError):
                 raise SmppTimeoutError("bind got no response") from None
             raise
-        self._callback_task = loop.create_task(self._callback_loop(), name="smppfast-aio-callbacks")
         log.info("bound as %s to %s:%d", self.bind_type, self.host, self.port)
+        self._wake_slot_waiters()
+
+    async def _reconnect_loop(self) -> None:
+        delay = 0.5
+        while not self._closing and not self._closed:
+            try:
+                await self._open_and_bind()
+                self.stats.reconnects += 1
+                return
+            except (OSError, BindError, SmppTimeoutError, ConnectionClosedError) as exc:
+                if self._closing or self._closed:
+                    return
+                log.warning("reconnect failed (%s); next try in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.reconnect_max_delay)
 
     def _abort(self, reason: str) -> None:
         session = self._session
@@ -265,6 +292,12 @@ class AsyncClient:
             return
         self._closing = True
         self._wake_slot_waiters()
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            self._reconnect_task.cancel()  # close() wins over a reconnect in progress
+            try:
+                await self._reconnect_task
+            except (asyncio.CancelledError, Exception):
+                pass
         session = self._session
         loop = asyncio.get_running_loop()
         if session is not None and session.is_bound:
@@ -312,14 +345,17 @@ class AsyncClient:
             session = self._session
             if self._closing or self._closed:
                 raise ConnectionClosedError("the client is closing; no new submits")
-            if session is None or not session.is_bound:
+            bound = session is not None and session.is_bound
+            if not bound and not self.reconnect:
                 raise ConnectionClosedError("not bound to the SMSC")
             paused = bool(self._retry) or loop.time() < self._paused_until
-            if session.window_free > 0 and not self._slot_waiters and not paused:
+            if session is not None and bound and session.window_free > 0 and not self._slot_waiters and not paused:
                 return session
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
-                raise WindowFull(f"window of {self.window} still full after {timeout} s")
+                if bound:
+                    raise WindowFull(f"window of {self.window} still full after {timeout} s")
+                raise SmppTimeoutError(f"no free slot to submit within {timeout} s (throttled or reconnecting)")
             waiter: asyncio.Future[None] = loop.create_future()
             self._slot_waiters.append(waiter)
             try:
@@ -465,18 +501,21 @@ class AsyncClient:
             self._transport.close()  # the timers found the link dead
         self._after_activity()
 
-    def _data_received(self, data: bytes) -> None:
-        session = self._session
-        if session is None or self._loop is None:
+    def _data_received(self, session: Optional[Session], data: bytes) -> None:
+        if session is None or session is not self._session or self._loop is None:
             return
         self._handle_events(session.receive_data(data, self._loop.time()))
         self._after_activity()
 
-    def _connection_lost(self) -> None:
-        session = self._session
-        if session is not None and self._loop is not None:
-            self._handle_events(session.connection_lost(self._loop.time()))
+    def _connection_lost(self, session: Optional[Session]) -> None:
+        if session is None or session is not self._session or self._loop is None:
+            return
+        was_bound = session.bind_type is not None
+        self._handle_events(session.connection_lost(self._loop.time()))
         self._cancel_timer()
+        if (self.reconnect and was_bound and not self._closing and not self._closed
+                and (self._reconnect_task is None or self._reconnect_task.done())):
+            self._reconnect_task = self._loop.create_task(self._reconnect_loop(), name="smppfast-aio-reconnect")
 
     # -- events -------------------------------------------------------------------
 
@@ -647,13 +686,14 @@ class AsyncClient:
 
 
 class _Protocol(asyncio.Protocol):
-    """Moves bytes between the transport and the client; nothing else."""
+    """Moves bytes between one transport and its session; nothing else."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self.session: Optional[Session] = None
 
     def data_received(self, data: bytes) -> None:
-        self.client._data_received(data)
+        self.client._data_received(self.session, data)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
-        self.client._connection_lost()
+        self.client._connection_lost(self.session)

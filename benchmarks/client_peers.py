@@ -686,6 +686,71 @@ def smpp34_case(port: int, count: int, window: int = 100, warmup: int = 2000) ->
     return asyncio.run(main())
 
 
+def smppfast_async_case(port: int, mode: str, window: int, count: int, *, uvloop: bool = False,
+                        warmup: int = 2000) -> Result:
+    """smppfast.AsyncClient. mode: 'tasks' (``window`` tasks each awaiting submit in a loop),
+    'bulk' (submit_many batches of 1,000) or 'stopwait' (one task, window 1)."""
+    from smppfast import AsyncClient
+
+    pool = _pool()
+
+    async def main() -> Result:
+        async with AsyncClient("127.0.0.1", port, system_id=SYSTEM_ID, password=PASSWORD, window=window,
+                               window_timeout=60.0, response_timeout=60.0) as client:
+            submit = client.submit
+
+            async def worker(pdus: list[Any]) -> int:
+                ok = 0
+                for pdu in pdus:
+                    await submit(pdu)
+                    ok += 1
+                return ok
+
+            async def run(n: int) -> int:
+                if mode == "bulk":
+                    done = 0
+                    pending: collections.deque[list[Any]] = collections.deque()
+                    for k in range(n // 1000):
+                        pending.append(await client.submit_many(pool[(k % 4) * 1000:(k % 4 + 1) * 1000]))
+                        while len(pending) > 1:
+                            done += len(await asyncio.gather(*pending.popleft()))
+                    while pending:
+                        done += len(await asyncio.gather(*pending.popleft()))
+                    return done
+                tasks = 1 if mode == "stopwait" else window
+                per = n // tasks
+                return sum(await asyncio.gather(*(worker([pool[(t * per + i) % POOL] for i in range(per)])
+                                                  for t in range(tasks))))
+
+            await run(max(warmup, 1000))
+            before = client.stats.latency_samples()
+            t0 = _perf()
+            n = await run(count)
+            dt = _perf() - t0
+            samples = _timed_samples(before, client.stats.latency_samples())
+        if not samples:
+            raise AssertionError("client.stats.latency_samples() holds no latency for the timed submits")
+        return Result(n, dt, *_percentiles(samples), extra={"loop": "uvloop" if uvloop else "asyncio"})
+
+    if uvloop:
+        import uvloop as _uvloop
+
+        loop = _uvloop.new_event_loop()
+        try:
+            return loop.run_until_complete(main())
+        finally:
+            loop.close()
+    return asyncio.run(main())
+
+
+def _uvloop_missing() -> Optional[str]:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "uvloop is not installed (pip install 'smppfast[uvloop]')"
+    return None
+
+
 # ------------------------------------------------------------------------------------------------
 # The cases, as the table lists them
 # ------------------------------------------------------------------------------------------------
@@ -746,6 +811,18 @@ def cases(scale: float = 1.0) -> list[Case]:
              lambda p: smppfast_case(p, "bulk", 1000, n(600_000))),
         Case("block16", "smppfast, 16 threads submit(p).result(), window 100", "smppfast", GBLOCK,
              lambda p: smppfast_case(p, "blocking", 100, n(64_000), threads=16)),
+        Case("aio_w1", "smppfast AsyncClient, window 1", "smppfast", G1,
+             lambda p: smppfast_async_case(p, "stopwait", 1, n(20_000))),
+        Case("aio_w100", "smppfast AsyncClient, window 100, 100 tasks", "smppfast", G100,
+             lambda p: smppfast_async_case(p, "tasks", 100, n(200_000))),
+        Case("aio_bulk", "smppfast AsyncClient, submit_many x1000, window 1000", "smppfast", G1000,
+             lambda p: smppfast_async_case(p, "bulk", 1000, n(400_000))),
+        Case("uv_w1", "smppfast AsyncClient on uvloop, window 1", "smppfast", G1,
+             lambda p: smppfast_async_case(p, "stopwait", 1, n(20_000), uvloop=True), available=_uvloop_missing),
+        Case("uv_w100", "smppfast AsyncClient on uvloop, window 100, 100 tasks", "smppfast", G100,
+             lambda p: smppfast_async_case(p, "tasks", 100, n(200_000), uvloop=True), available=_uvloop_missing),
+        Case("uv_bulk", "smppfast AsyncClient on uvloop, submit_many x1000, window 1000", "smppfast", G1000,
+             lambda p: smppfast_async_case(p, "bulk", 1000, n(400_000), uvloop=True), available=_uvloop_missing),
     ]
 
 

@@ -5,7 +5,7 @@ from typing_extensions import Self, disjoint_base
 
 from ._codec import Pdu
 
-__all__ = ["FutureState", "LatencyRing", "settle", "new_futures"]
+__all__ = ["FutureState", "LatencyRing", "settle", "settle_asyncio", "new_futures"]
 
 _F = TypeVar("_F", bound="FutureState")
 
@@ -34,3 +34,4 @@ class LatencyRing:
 
 def new_futures(cls: type[_F], pdus: list[Pdu], start: int, stop: int) -> list[_F]: ...
 def settle(events: list[Any], now: float, ring: LatencyRing) -> int: ...
+def settle_asyncio(events: list[Any], now: float, ring: LatencyRing) -> int: ...

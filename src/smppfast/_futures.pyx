@@ -18,11 +18,13 @@ from cpython.object cimport PyObject, PyTypeObject, newfunc
 from ._codec cimport Pdu
 from ._window cimport ResponseReceived
 
+from asyncio import Future as _AsyncioFutureType
 from concurrent.futures._base import FINISHED, RUNNING
 
-__all__ = ["FutureState", "LatencyRing", "settle", "new_futures"]
+__all__ = ["FutureState", "LatencyRing", "settle", "settle_asyncio", "new_futures"]
 
 cdef tuple _NO_ARGS = ()
+cdef object _AsyncioFuture = _AsyncioFutureType  # the C-accelerated asyncio.Future
 cdef object _RUNNING = RUNNING
 cdef object _FINISHED = FINISHED
 
@@ -126,32 +128,27 @@ def settle(list events, double now, LatencyRing ring not None):
     between the checks and the stores (the future's protocol: see ``_future.py``). The
     state strings are concurrent.futures' own constants, the only ones anything stores.
     """
+    return _settle(events, now, ring, False)
+
+
+def settle_asyncio(list events, double now, LatencyRing ring not None):
+    """``settle`` for the asyncio driver: each successful ``ResponseReceived`` whose token is
+    a pending ``asyncio.Future`` gets its result (a cancelled one just frees its slot), and
+    its latency goes into ``ring``. Runs on the event loop's thread, as set_result must."""
+    return _settle(events, now, ring, True)
+
+
+cdef Py_ssize_t _settle(list events, double now, LatencyRing ring, bint for_asyncio) except -1:
     cdef Py_ssize_t resolved = 0
     cdef list kept = None
     cdef ResponseReceived ev
-    cdef FutureState fut
     for i in range(len(events)):
         item = events[i]
         if type(item) is ResponseReceived:
             ev = <ResponseReceived>item
-            if (
-                isinstance(ev.token, FutureState)
-                and (<Pdu?>ev.response)._status == 0
-                and (<FutureState>ev.token)._state is _RUNNING
-                and (<FutureState>ev.token)._cond is None
-                and not (<FutureState>ev.token)._done_callbacks
+            if (<Pdu?>ev.response)._status == 0 and (
+                _resolve_asyncio(ev) if for_asyncio else _resolve_thread_future(ev)
             ):
-                fut = <FutureState>ev.token
-                fut._result = ev.response
-                fut._state = _FINISHED
-                if fut._parked is not None:
-                    # One thread blocks in result(): wake it, after the state is published.
-                    parked = fut._parked
-                    fut._parked = None
-                    try:
-                        parked.release()
-                    except RuntimeError:  # it timed out and let go: nothing to wake
-                        pass
                 ring._add(now - ev.sent_at)
                 if kept is None:
                     kept = events[:i]
@@ -162,3 +159,35 @@ def settle(list events, double now, LatencyRing ring not None):
     if kept is not None:
         events[:] = kept
     return resolved
+
+
+cdef bint _resolve_thread_future(ResponseReceived ev) except -1:
+    cdef FutureState fut
+    if not (
+        isinstance(ev.token, FutureState)
+        and (<FutureState>ev.token)._state is _RUNNING
+        and (<FutureState>ev.token)._cond is None
+        and not (<FutureState>ev.token)._done_callbacks
+    ):
+        return False
+    fut = <FutureState>ev.token
+    fut._result = ev.response
+    fut._state = _FINISHED
+    if fut._parked is not None:
+        # One thread blocks in result(): wake it, after the state is published.
+        parked = fut._parked
+        fut._parked = None
+        try:
+            parked.release()
+        except RuntimeError:  # it timed out and let go: nothing to wake
+            pass
+    return True
+
+
+cdef bint _resolve_asyncio(ResponseReceived ev) except -1:
+    token = ev.token
+    if type(token) is not _AsyncioFuture:
+        return False
+    if not token.done():
+        token.set_result(ev.response)
+    return True

@@ -2,7 +2,7 @@
 
 This driver does only I/O, waiting and callbacks: an ``asyncio.Protocol`` hands each received
 buffer to the session in one call, the session's events become future results and callback
-calls, its deadlines become one ``loop.call_at`` timer, and everything the session queues
+calls, its deadlines become one loop timer, and everything the session queues
 leaves in one ``transport.write`` per loop iteration.
 
 Every submit ends exactly once, as with ``Client``: in its response, ``CommandStatusError``,
@@ -30,6 +30,7 @@ import collections
 import inspect
 import logging
 import ssl
+import time
 from typing import Any, Awaitable, Callable, Iterable, Optional, Union, overload
 
 from ._codec import (
@@ -48,6 +49,7 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._text import split_text
+from ._futures import settle_asyncio
 from .client import _THROTTLE_STATUSES, ClientStats, RateLimiter, _check_options
 from .constants import Status, format_status
 from .errors import (
@@ -77,6 +79,10 @@ from .session import Session
 __all__ = ["AsyncClient"]
 
 log = logging.getLogger("smppfast.aio")
+
+# The session's clock. Not loop.time(): uvloop's counts whole milliseconds, too coarse for
+# latencies; timers convert a deadline into a delay for call_later.
+_now = time.monotonic
 
 Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
 
@@ -241,7 +247,7 @@ class AsyncClient:
             transport.close()
             raise ConnectionClosedError("the client is closing")
         self._transport = transport
-        now = loop.time()
+        now = _now()
         session = self._session = Session(
             "esme", window=self.window, response_timeout=self.response_timeout,
             enquire_link_interval=self.enquire_link_interval, inactivity_timeout=self.inactivity_timeout,
@@ -301,10 +307,10 @@ class AsyncClient:
         session = self._session
         loop = asyncio.get_running_loop()
         if session is not None and session.is_bound:
-            deadline = loop.time() + self.close_timeout
-            while session.is_bound and (session.in_flight or self._inbox) and loop.time() < deadline:
+            deadline = _now() + self.close_timeout
+            while session.is_bound and (session.in_flight or self._inbox) and _now() < deadline:
                 await asyncio.sleep(0.005)
-            self._handle_events(session.unbind(loop.time()))
+            self._handle_events(session.unbind(_now()))
             self._after_activity()
             assert self._closed_event is not None
             try:
@@ -340,7 +346,7 @@ class AsyncClient:
         if timeout is None:
             timeout = self.window_timeout
         loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = None if timeout is None else _now() + timeout
         while True:
             session = self._session
             if self._closing or self._closed:
@@ -348,10 +354,10 @@ class AsyncClient:
             bound = session is not None and session.is_bound
             if not bound and not self.reconnect:
                 raise ConnectionClosedError("not bound to the SMSC")
-            paused = bool(self._retry) or loop.time() < self._paused_until
+            paused = bool(self._retry) or _now() < self._paused_until
             if session is not None and bound and session.window_free > 0 and not self._slot_waiters and not paused:
                 return session
-            left = None if deadline is None else deadline - loop.time()
+            left = None if deadline is None else deadline - _now()
             if left is not None and left <= 0:
                 if bound:
                     raise WindowFull(f"window of {self.window} still full after {timeout} s")
@@ -366,14 +372,14 @@ class AsyncClient:
                 if waiter in self._slot_waiters:
                     self._slot_waiters.remove(waiter)
             session = self._session
-            paused = bool(self._retry) or loop.time() < self._paused_until
+            paused = bool(self._retry) or _now() < self._paused_until
             if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
     def _send(self, session: Session, pdu: Pdu) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
-        session.send(pdu, self._loop.time(), fut)
+        session.send(pdu, _now(), fut)
         self.stats.submitted += 1
         self._schedule_flush()
         return fut
@@ -399,9 +405,11 @@ class AsyncClient:
             wait = self.rate_limiter.reserve()
             if wait > 0:
                 await asyncio.sleep(wait)
-        session = await self._slot(timeout)
-        fut = self._send(session, pdu)
-        return await fut
+        session = self._session
+        if (session is None or not session.is_bound or session.window_free <= 0 or self._slot_waiters
+                or self._retry or self._closing or _now() < self._paused_until):
+            session = await self._slot(timeout)
+        return await self._send(session, pdu)
 
     @overload
     async def submit_many(
@@ -421,17 +429,29 @@ class AsyncClient:
         assert self._loop is not None
         futures: list[asyncio.Future[Any]] = []
         pending = list(pdus)
-        for i, pdu in enumerate(pending):
+        loop = self._loop
+        while len(futures) < len(pending):
+            i = len(futures)
             try:
-                if self.rate_limiter is not None:
-                    wait = self.rate_limiter.reserve()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
                 session = await self._slot(timeout)
-                futures.append(self._send(session, pdu))
+                count = min(session.window_free, len(pending) - i)
+                if self.rate_limiter is not None:
+                    count, wait = self.rate_limiter.take_up_to(count)
+                    if not count:
+                        await asyncio.sleep(wait)
+                        continue
+                batch = [loop.create_future() for _ in range(count)]
+                before = session.in_flight
+                try:
+                    session.send_batch(pending, i, batch, _now())
+                finally:
+                    sent = session.in_flight - before  # on an error, those before the bad PDU went out
+                    futures.extend(batch[:sent])
+                    self.stats.submitted += sent
+                    self._schedule_flush()
             except Exception as exc:
-                for _ in pending[i:]:
-                    fut: asyncio.Future[Any] = self._loop.create_future()
+                for _ in pending[len(futures):]:
+                    fut: asyncio.Future[Any] = loop.create_future()
                     fut.set_exception(exc)
                     futures.append(fut)
                 break
@@ -484,7 +504,7 @@ class AsyncClient:
             return
         self._cancel_timer()
         self._timer_at = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self._loop.call_later(max(0.0, deadline - _now()), self._on_timer)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -496,7 +516,7 @@ class AsyncClient:
         session = self._session
         if session is None or self._loop is None:
             return
-        self._handle_events(session.handle_deadline(self._loop.time()))
+        self._handle_events(session.handle_deadline(_now()))
         if session.is_closed and self._transport is not None:
             self._transport.close()  # the timers found the link dead
         self._after_activity()
@@ -504,14 +524,26 @@ class AsyncClient:
     def _data_received(self, session: Optional[Session], data: bytes) -> None:
         if session is None or session is not self._session or self._loop is None:
             return
-        self._handle_events(session.receive_data(data, self._loop.time()))
+        now = _now()
+        events = session.receive_data(data, now)
+        if events:
+            # Successful responses set their futures here, in C; the rest is _handle_events'.
+            resolved = settle_asyncio(events, now, self.stats.latency)
+            if resolved:
+                self.stats.responses[0] += resolved
+                if self._retries:  # a request sent again after a throttle may be among them
+                    for fut in [f for f in self._retries if f.done()]:
+                        del self._retries[fut]
+                self._wake_slot_waiters()
+            if events:
+                self._handle_events(events)
         self._after_activity()
 
     def _connection_lost(self, session: Optional[Session]) -> None:
         if session is None or session is not self._session or self._loop is None:
             return
         was_bound = session.bind_type is not None
-        self._handle_events(session.connection_lost(self._loop.time()))
+        self._handle_events(session.connection_lost(_now()))
         self._cancel_timer()
         if (self.reconnect and was_bound and not self._closing and not self._closed
                 and (self._reconnect_task is None or self._reconnect_task.done())):
@@ -531,7 +563,7 @@ class AsyncClient:
                 retried = self._retries.pop(fut, 0) if self._retries else 0
                 stats.responses[status] += 1
                 if status == 0:
-                    stats.latency.add(self._loop.time() - ev.sent_at if self._loop else 0.0)
+                    stats.latency.add(_now() - ev.sent_at)
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
                 elif (
@@ -594,14 +626,14 @@ class AsyncClient:
         assert self._loop is not None
         self.stats.throttled += 1
         self._retries[fut] = retries  # until its next outcome
-        now = self._loop.time()
+        now = _now()
         if now >= self._paused_until:
             self._backoff = min(self._backoff * 2, self.throttle_max_backoff) if self._retry else self.throttle_backoff
         self._paused_until = now + self._backoff
         self._retry.append((request, fut))
         if self._resume is not None:
             self._resume.cancel()
-        self._resume = self._loop.call_at(self._paused_until, self._resend_retries)
+        self._resume = self._loop.call_later(max(0.0, self._paused_until - _now()), self._resend_retries)
         log.info("throttled by the SMSC; pausing %.2f s", self._backoff)
 
     def _resend_retries(self) -> None:
@@ -613,7 +645,7 @@ class AsyncClient:
                 if not fut.done():
                     fut.set_exception(ConnectionClosedError("the link went down before the request could be sent again"))
             return
-        now = self._loop.time()
+        now = _now()
         while self._retry and session.window_free > 0:
             request, fut = self._retry.popleft()
             if fut.done():  # its awaiting task was cancelled: nothing waits for it any more

@@ -329,3 +329,14 @@ def test_close_wins_over_a_reconnect_in_progress(sim: Simulator) -> None:
 
     run(main())
     assert sim.wait_for(lambda: sim.connections == 0)
+
+
+def test_same_keyword_arguments_and_defaults_as_client() -> None:
+    import inspect
+
+    from smppfast import Client
+
+    threaded = inspect.signature(Client.__init__).parameters
+    asyncio_ = inspect.signature(AsyncClient.__init__).parameters
+    assert list(threaded) == list(asyncio_) or set(threaded) == set(asyncio_)
+    assert {n: p.default for n, p in threaded.items()} == {n: p.default for n, p in asyncio_.items()}

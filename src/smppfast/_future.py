@@ -58,9 +58,7 @@ class SubmitFuture(FutureState, Future[_R]):
     where the client's compiled ``settle`` resolves an unwatched future in place.
     """
 
-    def __init__(self, request: Any = None) -> None:
-        # Deliberately not calling Future.__init__: it would build the Condition eagerly.
-        self.request = request
+    # __init__ is FutureState's (C): Future.__init__, which builds a Condition at once, never runs.
 
     def add_done_callback(self, fn: Any) -> None:
         with self._condition:

@@ -21,6 +21,7 @@ class FutureState:
     _done_callbacks: Any
     retries: int
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __init__(self, request: Any = None) -> None: ...
 
 @final
 class LatencyRing:

@@ -48,9 +48,9 @@ from ._codec import (
     SubmitSm,
     SubmitSmResp,
 )
-from ._text import split_text
 from ._futures import settle_asyncio
-from .client import _THROTTLE_STATUSES, ClientStats, RateLimiter, _check_options
+from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -127,19 +127,7 @@ class AsyncClient:
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
     ) -> None:
-        _check_options(
-            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=throttle_retries,
-            timeouts=dict(
-                window_timeout=window_timeout, response_timeout=response_timeout,
-                enquire_link_interval=enquire_link_interval, inactivity_timeout=inactivity_timeout,
-                connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
-                close_timeout=close_timeout, reassembly_timeout=reassembly_timeout, rate_limit=rate_limit,
-                throttle_backoff=throttle_backoff, throttle_max_backoff=throttle_max_backoff,
-                reconnect_max_delay=reconnect_max_delay,
-            ),
-            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "reassembly_timeout",
-                      "throttle_backoff", "throttle_max_backoff"),
-        )
+        check_options(locals())
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -305,7 +293,6 @@ class AsyncClient:
             except (asyncio.CancelledError, Exception):
                 pass
         session = self._session
-        loop = asyncio.get_running_loop()
         if session is not None and session.is_bound:
             deadline = _now() + self.close_timeout
             while session.is_bound and (session.in_flight or self._inbox) and _now() < deadline:
@@ -461,14 +448,7 @@ class AsyncClient:
                            method: str = "udh", reference: Optional[int] = None,
                            **fields: Any) -> list[SubmitSmResp]:
         """Split, submit and return one response per part (the first failure raises)."""
-        extra_tlvs = fields.pop("tlvs", None) or {}
-        esm_extra = fields.pop("esm_class", 0)
-        pdus: list[SubmitSm] = []
-        for part in split_text(text, data_coding=data_coding, method=method, reference=reference):  # type: ignore[arg-type]
-            tlvs = dict(extra_tlvs)
-            tlvs.update(part.tlvs)
-            pdus.append(SubmitSm(destination_addr=destination_addr, short_message=part.short_message,
-                                 esm_class=part.esm_class | esm_extra, data_coding=part.data_coding, tlvs=tlvs, **fields))
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
         futures = await self.submit_many(pdus)
         return list(await asyncio.gather(*futures))
 
@@ -567,7 +547,7 @@ class AsyncClient:
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
                 elif (
-                    status in _THROTTLE_STATUSES and fut is not None and not fut.done()
+                    status in THROTTLE_STATUSES and fut is not None and not fut.done()
                     and retried < self.throttle_retries and not self._closing
                 ):
                     self._throttled(ev.request, fut, retried + 1)
@@ -579,9 +559,7 @@ class AsyncClient:
                 if self._retries:
                     self._retries.pop(ev.token, None)
                 if ev.token is not None and not ev.token.done():
-                    ev.token.set_exception(SmppTimeoutError(
-                        f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} within "
-                        f"{self.response_timeout} s; the SMSC may have accepted it", maybe_accepted=True))
+                    ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
                 freed = True
                 stats.failed += 1

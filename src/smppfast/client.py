@@ -62,8 +62,8 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._future import SubmitFuture, set_wait_hook
+from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
 from ._futures import LatencyRing, new_futures, settle
-from ._text import split_text
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -78,11 +78,9 @@ from .events import (
     BindRefused,
     Bound,
     Closed,
-    GenericNackReceived,
     MessageIncomplete,
     MessageReceived,
     OutbindReceived,
-    PduRejected,
     ReceiptMalformed,
     ReceiptReceived,
     RequestFailed,
@@ -104,7 +102,6 @@ __all__ = ["Client", "ClientStats", "MessageHandle", "RateLimiter"]
 log = logging.getLogger("smppfast.client")
 
 _monotonic = time.monotonic
-_THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
 # Octets queued for an SMSC that does not read them, past which the reader stops reading.
 _MAX_OUTPUT = 1 << 20
@@ -259,19 +256,7 @@ class Client:
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
     ) -> None:
-        _check_options(
-            bind_type=bind_type, window=window, callback_queue=callback_queue, throttle_retries=throttle_retries,
-            timeouts=dict(
-                window_timeout=window_timeout, response_timeout=response_timeout,
-                enquire_link_interval=enquire_link_interval, inactivity_timeout=inactivity_timeout,
-                connect_timeout=connect_timeout, bind_timeout=bind_timeout, unbind_timeout=unbind_timeout,
-                close_timeout=close_timeout, rate_limit=rate_limit, throttle_backoff=throttle_backoff,
-                throttle_max_backoff=throttle_max_backoff, reconnect_max_delay=reconnect_max_delay,
-                reassembly_timeout=reassembly_timeout,
-            ),
-            required=("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "throttle_backoff",
-                      "throttle_max_backoff", "reconnect_max_delay", "reassembly_timeout"),
-        )
+        check_options(locals())
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -690,23 +675,7 @@ class Client:
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
         """
-        parts = split_text(text, data_coding=data_coding, method=method, reference=reference)
-        pdus = []
-        extra_tlvs = fields.pop("tlvs", None) or {}
-        esm_extra = fields.pop("esm_class", 0)
-        for part in parts:
-            tlvs = dict(extra_tlvs)
-            tlvs.update(part.tlvs)
-            pdus.append(
-                SubmitSm(
-                    destination_addr=destination_addr,
-                    short_message=part.short_message,
-                    esm_class=part.esm_class | esm_extra,
-                    data_coding=part.data_coding,
-                    tlvs=tlvs,
-                    **fields,
-                )
-            )
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
         return MessageHandle(self.submit_many(pdus))
 
     def _wait_for_slot(self, timeout: Optional[float]) -> Session:
@@ -959,7 +928,7 @@ class Client:
                     latencies.append(now - ev.sent_at)
                     if not fut.done():
                         fut.set_result(response)
-                elif status in _THROTTLE_STATUSES and fut.retries < self.throttle_retries:
+                elif status in THROTTLE_STATUSES and fut.retries < self.throttle_retries:
                     self._throttled(fut)
                 else:
                     fut.set_exception(CommandStatusError(status, response))
@@ -987,10 +956,7 @@ class Client:
                 freed += 1
                 timeouts += 1
                 if ev.token is not None:
-                    ev.token.set_exception(SmppTimeoutError(
-                        f"no response to {type(ev.request).__name__} seq {ev.request.sequence_number} "
-                        f"within {self.response_timeout} s; the SMSC may have accepted it",
-                        maybe_accepted=True))
+                    ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
                 freed += 1
                 failed += 1
@@ -1016,10 +982,8 @@ class Client:
                     self._bind_result = ConnectionClosedError(f"connection closed during bind: {ev.reason}")
                     self._bind_done.set()
                 log.info("session closed: %s", ev.reason)
-            elif t is PduRejected:
-                log.warning("peer sent a malformed PDU: %s", ev.error)
-            elif t is GenericNackReceived:
-                log.warning("generic_nack for no request: %r", ev.pdu)
+            # PduRejected and GenericNackReceived need nothing here: the session logged them,
+            # rate-limited (a hostile peer can send them at wire speed).
             elif t is AlertReceived:
                 log.info("alert_notification: %r", ev.pdu)
             elif t is Unbound:
@@ -1145,32 +1109,3 @@ def _shutdown(sock: _Transport) -> None:
         sock.close()
     except OSError:
         pass
-
-
-def _check_options(
-    *,
-    bind_type: str,
-    window: int,
-    callback_queue: int,
-    throttle_retries: int,
-    timeouts: dict[str, Optional[float]],
-    required: tuple[str, ...],
-) -> None:
-    """The constructor's values, checked where they are given (not at connect())."""
-    from .session import BIND_TYPES
-
-    if bind_type not in BIND_TYPES:
-        raise ValueError(f"bind_type must be one of {', '.join(sorted(BIND_TYPES))}, not {bind_type!r}")
-    for count_name, count in (("window", window), ("callback_queue", callback_queue)):
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"{count_name} must be a whole number of at least 1, not {count!r}")
-    if not isinstance(throttle_retries, int) or throttle_retries < 0:
-        raise ValueError(f"throttle_retries must be a whole number of at least 0, not {throttle_retries!r}")
-    for name, value in timeouts.items():
-        if value is None:
-            if name in required:
-                raise ValueError(f"{name} must be a number of seconds; None is not allowed here")
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            unit = "per second" if name == "rate_limit" else "seconds"
-            raise ValueError(f"{name} must be a positive number ({unit}) or None, not {value!r}")

@@ -59,7 +59,7 @@ from typing import Any, Callable, Optional, Union
 
 from . import _codec
 from ._codec import Decoder, Pdu
-from .constants import INTERFACE_VERSION, Command, Status
+from .constants import INTERFACE_VERSION, Command, Status, format_status
 from ._window import RequestWindow
 from .errors import (
     ConnectionClosedError,
@@ -591,6 +591,8 @@ class Session:
             self._on_control_response(control[0], pdu, now, events)
             return
         if pdu.command_id == _GENERIC_NACK:
+            self._warn.log(logging.WARNING, "nack", now, "generic_nack for no request in flight: %s (seq %d)",
+                           format_status(int(pdu.command_status)), seq)
             events.append(GenericNackReceived(pdu))
             return
         self._warn.log(logging.WARNING, "stray", now, "dropped %s for unknown sequence number %d", type(pdu).__name__, seq)

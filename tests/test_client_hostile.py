@@ -211,3 +211,66 @@ def test_an_smsc_that_floods_but_never_reads_is_pushed_back() -> None:
             # is well under 600,000 of them; without backpressure the flood goes on.
             assert history[-1] == history[-2], f"still flowing: {history}"
             assert smsc.flooded < 600_000, history
+
+
+# -- the asyncio driver against the same hostile SMSC ---------------------------------------
+
+
+def aclient(port: int, **kwargs: Any) -> Any:
+    from smppfast import AsyncClient
+
+    opts: dict[str, Any] = dict(
+        system_id="test", password=PASSWORD, response_timeout=1.0, enquire_link_interval=None,
+        window_timeout=2.0, close_timeout=1.0, unbind_timeout=0.5, bind_timeout=2.0, connect_timeout=2.0,
+    )
+    opts.update(kwargs)
+    return AsyncClient("127.0.0.1", port, **opts)
+
+
+def test_async_client_finds_a_silent_smsc_dead_and_reconnects() -> None:
+    import asyncio
+
+    async def main(smsc: HostileSmsc) -> int:
+        async with aclient(smsc.port, reconnect=True, enquire_link_interval=0.3, response_timeout=0.3) as c:
+            for _ in range(400):
+                if smsc.connections >= 2 and c.stats.reconnects >= 1:
+                    break
+                await asyncio.sleep(0.01)
+            return int(c.stats.reconnects)
+
+    with HostileSmsc(hostile.silent) as smsc:
+        assert asyncio.run(main(smsc)) >= 1
+        assert smsc.count(ENQUIRE_LINK) >= 1
+
+
+@pytest.mark.parametrize("behaviour, needle", [(hostile.nack_ok, "generic_nack"), (hostile.wrong_command, "DeliverSmResp")])
+def test_async_client_fails_a_wrong_answer_naming_it(behaviour: Callable[[hostile.Conn], None], needle: str) -> None:
+    import asyncio
+
+    async def main(port: int) -> None:
+        async with aclient(port) as c:
+            with pytest.raises(RemoteProtocolError, match=needle):
+                await c.submit(SubmitSm(destination_addr="1"))
+            assert c.stats.failed == 1
+
+    with HostileSmsc(behaviour) as smsc:
+        asyncio.run(main(smsc.port))
+
+
+def test_async_client_pushes_back_an_smsc_that_floods_but_never_reads() -> None:
+    import asyncio
+
+    async def main(smsc: HostileSmsc) -> list[int]:
+        async with aclient(smsc.port, response_timeout=None, close_timeout=0.5):
+            history = [smsc.flooded]
+            for _ in range(20):
+                await asyncio.sleep(1.0)
+                history.append(smsc.flooded)
+                if history[-1] == history[-2] and history[-1] > 1000:
+                    break
+            return history
+
+    with HostileSmsc(hostile.flooding, rcvbuf=65536) as smsc:
+        history = asyncio.run(main(smsc))
+    assert history[-1] == history[-2], f"still flowing: {history}"
+    assert history[-1] < 600_000, history

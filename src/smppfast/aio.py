@@ -11,7 +11,8 @@ Every submit ends exactly once, as with ``Client``: in its response, ``CommandSt
 it stays in the window until its response (or timeout) frees the slot, and is counted.
 
 Callbacks (plain functions or coroutine functions) run one at a time, in order, in a task of
-their own; while ``callback_queue`` inbound messages wait for them the transport stops
+their own; while ``callback_queue`` inbound messages wait for them, or while the transport's
+write buffer is over its high-water mark (an SMSC that stops reading), the transport stops
 reading (TCP backpressure on the SMSC).
 
 Throttling: on ESME_RTHROTTLED or ESME_RMSGQFUL every submit pauses (``throttle_backoff``,
@@ -170,6 +171,7 @@ class AsyncClient:
         self._inbox_wake: Optional[asyncio.Event] = None
         self._callback_task: Optional[asyncio.Task[None]] = None
         self._reading_paused = False
+        self._write_paused = False
         self._closed_event: Optional[asyncio.Event] = None
         # Throttling: the refused requests, in order, and how often each was sent again.
         self._retry: collections.deque[tuple[Pdu, asyncio.Future[Pdu]]] = collections.deque()
@@ -655,9 +657,8 @@ class AsyncClient:
         self._inbox.append((name, callback, argument, request))
         if self._inbox_wake is not None:
             self._inbox_wake.set()
-        if len(self._inbox) >= self.callback_queue and not self._reading_paused and self._transport is not None:
-            self._reading_paused = True
-            self._transport.pause_reading()  # backpressure: the SMSC waits until callbacks catch up
+        if len(self._inbox) >= self.callback_queue:
+            self._update_reading()  # backpressure: the SMSC waits until callbacks catch up
 
     async def _run_callback(self, name: str, callback: Callback, argument: Any) -> int:
         try:
@@ -680,12 +681,28 @@ class AsyncClient:
                 self._inbox_wake.clear()
                 await self._inbox_wake.wait()
             name, callback, argument, request = self._inbox.popleft()
-            if self._reading_paused and len(self._inbox) < self.callback_queue // 2 + 1 and self._transport is not None:
-                self._reading_paused = False
-                self._transport.resume_reading()
+            if self._reading_paused:
+                self._update_reading()
             status = await self._run_callback(name, callback, argument)
             if request is not None:
                 self._answer(request, status)
+
+    def _set_write_paused(self, paused: bool) -> None:
+        self._write_paused = paused
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read only while the callbacks keep up and the SMSC takes what we write."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        want_paused = self._write_paused or len(self._inbox) >= self.callback_queue
+        if want_paused != self._reading_paused:
+            self._reading_paused = want_paused
+            if want_paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def _answer(self, request: Pdu, status: int) -> None:
         session = self._session
@@ -707,3 +724,11 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.client._connection_lost(self.session)
+
+    # The transport's write buffer passed its high-water mark (an SMSC that stops reading):
+    # stop reading too, so answers to what it sends cannot pile up without bound.
+    def pause_writing(self) -> None:
+        self.client._set_write_paused(True)
+
+    def resume_writing(self) -> None:
+        self.client._set_write_paused(False)

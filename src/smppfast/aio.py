@@ -278,8 +278,7 @@ class AsyncClient:
         session = self._session
         if session is not None and not session.is_closed:
             self._handle_events(session.close(reason))
-        if self._transport is not None:
-            self._transport.close()
+        self._hang_up()
         self._cancel_timer()
 
     async def close(self) -> None:
@@ -500,7 +499,7 @@ class AsyncClient:
             return
         self._handle_events(session.handle_deadline(_now()))
         if session.is_closed and self._transport is not None:
-            self._transport.close()  # the timers found the link dead
+            self._hang_up()  # the timers found the link dead
         self._after_activity()
 
     def _data_received(self, session: Optional[Session], data: bytes) -> None:
@@ -686,6 +685,17 @@ class AsyncClient:
             status = await self._run_callback(name, callback, argument)
             if request is not None:
                 self._answer(request, status)
+
+    def _hang_up(self) -> None:
+        """Close the transport; abort it when octets still wait for an SMSC that does not read
+        them (a plain close() would wait for them for ever, leaving the socket open)."""
+        transport = self._transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     def _set_write_paused(self, paused: bool) -> None:
         self._write_paused = paused

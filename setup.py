@@ -99,6 +99,7 @@ setup(
             ext("_codec", []),
             ext("_window", []),
             ext("_futures", []),
+            ext("_memstore", []),
             ext("_text", ["csrc/gsm0338.c"]),
         )
         if not ONLY or e.name.split(".")[-1] in ONLY

@@ -74,7 +74,7 @@ def test_stubtest(tmp_path: Path) -> None:
     allow.write_text(ALLOWLIST, encoding="utf-8")
     # Every compiled module's stub against the module itself.
     result = _run("-m", "mypy.stubtest", "smppfast._codec", "smppfast._text", "smppfast._window",
-                  "smppfast._futures", "--allowlist", str(allow),
+                  "smppfast._futures", "smppfast._memstore", "--allowlist", str(allow),
                   "--mypy-config-file", str(tmp_path / "none.ini"))
     assert result.returncode == 0, result.stdout + result.stderr
 

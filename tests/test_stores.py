@@ -684,5 +684,5 @@ def test_fast_normalize_keeps_a_canonical_id_as_it_is() -> None:
     canonical = "a1b2c3d4e5f60000"
     assert normalize(canonical) is canonical  # no copy on the put path
     assert normalize("A1B2C3") == "a1b2c3" and normalize("0") == "0" and normalize("00") == "0"
-    with pytest.raises(TypeError):
-        normalize(12)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a message id is a str, not int"):
+        normalize(12)

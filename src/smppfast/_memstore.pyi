@@ -5,7 +5,7 @@ from typing_extensions import Self
 
 from ._storebase import StoredRef
 
-def normalize(message_id: str) -> str:
+def normalize(message_id: object) -> str:
     """``smppfast.receipt.normalize_message_id``, without a copy for an id already in canonical spelling."""
 
 @final

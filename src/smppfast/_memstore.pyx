@@ -31,16 +31,19 @@ cdef double _WEEK = 7 * 86400.0
 cdef double _PRUNE_EVERY = 1.0
 
 
-cpdef str normalize(str message_id):
+cpdef str normalize(object message_id):
     """``smppfast.receipt.normalize_message_id``, returning an id that is already in canonical
     spelling (ASCII, lower case, no padding, no leading zero: what SMSCs usually send) as it is,
     without a copy. Anything else goes to that function, the one home of the rule."""
-    cdef Py_ssize_t n = len(message_id)
+    cdef Py_ssize_t n
     cdef Py_UCS4 c
     cdef bint upper = False
-    if n == 0 or not PyUnicode_CheckExact(message_id):
-        return normalize_message_id(message_id)
-    if message_id[0] == u'0' and n > 1:
+    if not PyUnicode_CheckExact(message_id):
+        if not isinstance(message_id, str):
+            raise TypeError(f"a message id is a str, not {type(message_id).__name__}")
+        return str(normalize_message_id(message_id))
+    n = len(message_id)
+    if n == 0 or (message_id[0] == u'0' and n > 1):
         return normalize_message_id(message_id)
     for c in message_id:
         if c >= 127 or c <= 32:  # not ASCII, or a space or control: the rule decides

@@ -19,10 +19,6 @@ from .receipt import matching_message_ids
 
 __all__ = ["BufferedStore"]
 
-
-# ------------------------------------------------------------------------------------------------
-# The write buffer of the stores outside the process
-# ------------------------------------------------------------------------------------------------
 _GONE = object()  # in a buffer: discarded, or past its ttl
 _FOUND_MEMORY = 1024  # ids whose entry get() found, kept for the discard() that usually follows
 _ERROR_LOG_INTERVAL = 60.0

@@ -673,7 +673,8 @@ class _Str(str):
     pass
 
 
-@given(st.one_of(st.text(max_size=12), st.text("0123456789abcdefABCDEF xX\t\x1c\x85\u3000", max_size=12)))
+@given(st.one_of(st.text(max_size=12), st.text("0123456789abcdefABCDEF xX\t\x1c\x85\u3000", max_size=12),
+                 st.text("0xX1aA", max_size=6)))
 def test_fast_normalize_is_receipts_rule(message_id: str) -> None:
     expected = normalize_message_id(message_id)
     assert normalize(message_id) == expected
@@ -684,5 +685,6 @@ def test_fast_normalize_keeps_a_canonical_id_as_it_is() -> None:
     canonical = "a1b2c3d4e5f60000"
     assert normalize(canonical) is canonical  # no copy on the put path
     assert normalize("A1B2C3") == "a1b2c3" and normalize("0") == "0" and normalize("00") == "0"
+    assert normalize("000000000000ABCD") == "abcd" and normalize("0x00Ab") == "ab" and normalize("00x1") == "x1"
     with pytest.raises(TypeError, match="a message id is a str, not int"):
         normalize(12)

@@ -32,10 +32,11 @@ cdef double _PRUNE_EVERY = 1.0
 
 
 cpdef str normalize(object message_id):
-    """``smppfast.receipt.normalize_message_id``, returning an id that is already in canonical
-    spelling (ASCII, lower case, no padding, no leading zero: what SMSCs usually send) as it is,
-    without a copy. Anything else goes to that function, the one home of the rule."""
-    cdef Py_ssize_t n
+    """``smppfast.receipt.normalize_message_id``, done here for a plain ASCII id without spaces or a
+    ``0x`` prefix (what SMSCs send: lower- or upper-case hex or digits, often zero-padded), and
+    returned without a copy when it is already canonical. Anything else goes to that function, the
+    one home of the rule."""
+    cdef Py_ssize_t n, i, zeros = 0
     cdef Py_UCS4 c
     cdef bint upper = False
     if not PyUnicode_CheckExact(message_id):
@@ -43,13 +44,19 @@ cpdef str normalize(object message_id):
             raise TypeError(f"a message id is a str, not {type(message_id).__name__}")
         return str(normalize_message_id(message_id))
     n = len(message_id)
-    if n == 0 or (message_id[0] == u'0' and n > 1):
-        return normalize_message_id(message_id)
+    if n == 0:
+        return ""
     for c in message_id:
         if c >= 127 or c <= 32:  # not ASCII, or a space or control: the rule decides
             return normalize_message_id(message_id)
         if u'A' <= c <= u'Z':
             upper = True
+    while zeros < n and message_id[zeros] == u'0':
+        zeros += 1
+    if zeros:
+        if zeros == 1 and n > 1 and (message_id[1] == u'x' or message_id[1] == u'X'):
+            return normalize_message_id(message_id)  # a 0x prefix
+        message_id = message_id[zeros:] if zeros < n else "0"
     return message_id.lower() if upper else message_id
 
 

@@ -4,12 +4,13 @@ the password, TLS and bind helpers, and the names given to statuses and receipts
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
 import ssl
 import sys
-from typing import Callable, NoReturn, Optional, TypeAlias, TypeVar
+from typing import Callable, Iterator, NoReturn, Optional, TypeAlias, TypeVar
 
 from .. import _layout
 from ..client import Client
@@ -300,9 +301,15 @@ def _ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
 
 def _connect(client: Client) -> None:
     """Bind, turning each way it can fail into a one-line CliError with its exit code."""
-    where = f"{client.host}:{client.port}"
-    try:
+    with bind_errors(f"{client.host}:{client.port}"):
         client.connect()
+
+
+@contextlib.contextmanager
+def bind_errors(where: str) -> Iterator[None]:
+    """Turn each way a connect-and-bind to ``where`` can fail into a one-line CliError (any driver)."""
+    try:
+        yield
     except BindError as err:
         raise CliError(f"bind refused by {where}: {format_status(err.status)}", EXIT_BIND_REFUSED) from None
     except SmppTimeoutError:

@@ -26,6 +26,7 @@ import smppfast
 from .. import __version__
 from .._codec import Pdu, SubmitSm
 from .._text import split_text
+from ..aio import AsyncClient
 from ..client import Client
 from ..constants import Status, Ton, format_status
 from ..errors import CommandStatusError, TextError
@@ -121,7 +122,37 @@ def _stop_process(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-class _Worker(threading.Thread):
+class Tally:
+    """What one submitter saw: how many it sent and settled, by status and by error."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sent = 0
+        self.done = 0
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.aborted: Optional[str] = None
+        #: Set on Ctrl-C: submit no more, wait for nothing.
+        self.stopping = False
+
+    def record(self, exc: Optional[BaseException]) -> None:
+        """Count one settled submit: ``exc`` is its future's exception (``None``: accepted)."""
+        self.done += 1
+        if exc is None:
+            self.statuses[0] += 1
+        elif isinstance(exc, CommandStatusError):
+            self.statuses[int(exc.status)] += 1
+        else:
+            self.errors[type(exc).__name__] += 1
+
+    def abort(self, err: Exception) -> None:
+        """The link dropped or the window never freed: this submitter stops."""
+        if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
+            self.errors[type(err).__name__] += 1
+            self.aborted = f"{type(err).__name__}: {err}"
+
+
+class _Worker(threading.Thread, Tally):
     """Submits ``count`` PDUs through one client, keeping a bounded FIFO of pending futures.
 
     Responses come back nearly in order, so settling from the head of a deque costs O(1)
@@ -129,19 +160,12 @@ class _Worker(threading.Thread):
     """
 
     def __init__(self, client: Client, templates: Sequence[Pdu], count: int, limit: int, batch: int) -> None:
-        super().__init__(name="smppfast-bench", daemon=True)
+        threading.Thread.__init__(self, name="smppfast-bench", daemon=True)
+        Tally.__init__(self, count)
         self.client = client
         self.templates = templates
-        self.count = count
         self.limit = limit
         self.batch = batch
-        self.sent = 0
-        self.done = 0
-        self.statuses: collections.Counter[int] = collections.Counter()
-        self.errors: collections.Counter[str] = collections.Counter()
-        self.aborted: Optional[str] = None
-        #: Set from the main thread on Ctrl-C: submit no more, wait for nothing.
-        self.stopping = False
 
     def run(self) -> None:
         pending: collections.deque[Any] = collections.deque()
@@ -167,15 +191,12 @@ class _Worker(threading.Thread):
                     self.sent += 1
                     if len(pending) >= limit:
                         self._settle(pending, limit - 1)
-        except Exception as err:  # the link dropped or the window never freed: stop this worker
-            if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
-                self.errors[type(err).__name__] += 1
-                self.aborted = f"{type(err).__name__}: {err}"
+        except Exception as err:
+            self.abort(err)
         self._settle(pending, 0)
 
     def _settle(self, pending: collections.deque[Any], keep: int) -> None:
         """Read every finished future at the head; block on the head until at most ``keep`` remain."""
-        statuses = self.statuses
         while pending and not self.stopping:
             fut = pending[0]
             if len(pending) <= keep and not fut.done():
@@ -184,16 +205,10 @@ class _Worker(threading.Thread):
             if self.stopping:  # Ctrl-C came while waiting: the summary is being taken
                 return
             pending.popleft()
-            self.done += 1
-            if exc is None:
-                statuses[0] += 1
-            elif isinstance(exc, CommandStatusError):
-                statuses[int(exc.status)] += 1
-            else:
-                self.errors[type(exc).__name__] += 1
+            self.record(exc)
 
 
-def _percentiles(clients: Sequence[Client], quantiles: Sequence[float]) -> list[float]:
+def _percentiles(clients: Sequence[Client | AsyncClient], quantiles: Sequence[float]) -> list[float]:
     if len(clients) == 1:
         return clients[0].stats.latency_percentiles(*quantiles)
     # Percentiles do not combine; pool the recent samples of every connection instead.
@@ -271,6 +286,14 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, ta
         )
         for part in parts
     ]
+    if args.asyncio or args.uvloop:
+        if args.threads is not None:
+            raise CliError("--threads is for the threaded client; with --asyncio or --uvloop use --tasks")
+        from ._bench_async import run_async_bench
+
+        return run_async_bench(args, host, port, password, target, templates)
+    if args.tasks is not None:
+        raise CliError("--tasks needs --asyncio or --uvloop")
     threads = args.threads or args.binds
     clients = [
         Client(
@@ -338,12 +361,13 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, ta
 
 def _result(
     args: argparse.Namespace,
-    workers: Sequence[_Worker],
-    clients: Sequence[Client],
+    workers: Sequence[Tally],
+    clients: Sequence[Client | AsyncClient],
     elapsed: float,
     interrupted: bool,
     target: str,
     parts: int,
+    driver: str = "threads",
 ) -> dict[str, Any]:
     quantiles = (0.5, 0.9, 0.99, 0.999)
     latencies = _percentiles(clients, quantiles)
@@ -357,7 +381,6 @@ def _result(
     completed = sum(w.done for w in workers)
     sent = sum(w.sent for w in workers)
     aborted = [w.aborted for w in workers if w.aborted]
-    threads = len(workers)
     return {
         "target": target,
         "interrupted": interrupted,
@@ -379,7 +402,9 @@ def _result(
         "throttled_retries": throttled,
         "window": args.window,
         "binds": args.binds,
-        "threads": threads,
+        "driver": driver,
+        # The submitters: OS threads for the threaded client, tasks for AsyncClient.
+        ("threads" if driver == "threads" else "tasks"): len(workers),
         "rate": args.rate,
         "batch": args.batch,
         "parts_per_text": parts,
@@ -390,7 +415,10 @@ def _result(
 
 
 def _print_bench(r: dict[str, Any]) -> None:
-    setup = f"window {r['window']}, {r['binds']} bind(s), {r['threads']} thread(s)"
+    if r["driver"] == "threads":
+        setup = f"window {r['window']}, {r['binds']} bind(s), {r['threads']} thread(s)"
+    else:
+        setup = f"window {r['window']}, {r['binds']} bind(s), {r['tasks']} task(s) on {r['driver']}"
     if r["rate"]:
         setup += f", rate {r['rate']:g}/s"
     if r["batch"] > 1:
@@ -439,6 +467,11 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--rate", type=_positive_float, default=None, metavar="R", help="cap at R submits per second in total")
     p.add_argument("--binds", type=_positive_int, default=1, metavar="N", help="connections (default: %(default)s)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="T", help="submitting threads (default: one per bind)")
+    p.add_argument("--tasks", type=_positive_int, default=None, metavar="T",
+                   help="with --asyncio: tasks awaiting submit (default: the window, per bind)")
+    loops = p.add_mutually_exclusive_group()
+    loops.add_argument("--asyncio", action="store_true", help="submit through AsyncClient on asyncio's default loop")
+    loops.add_argument("--uvloop", action="store_true", help="submit through AsyncClient on uvloop (smppfast[uvloop])")
     p.add_argument("--batch", type=_positive_int, default=1, metavar="B", help="submit with submit_many in batches of B")
     p.add_argument("--text", default="Hello from smppfast bench", help="message text (default: %(default)r)")
     p.add_argument("--data-coding", type=_data_coding_arg, default=None, metavar="DC", help="data_coding of the text")

@@ -87,6 +87,7 @@ from .errors import (
     TextError,
     WindowFull,
 )
+from .pool import AsyncPool, Pool
 from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt, ReceiptError, message_ids_match, parse_receipt, receipt_from_pdu
 
@@ -150,7 +151,9 @@ __all__ = [
     "message_ids_match",
     # session
     "AsyncClient",
+    "AsyncPool",
     "Client",
+    "Pool",
     "ClientStats",
     "MessageHandle",
     "RateLimiter",

@@ -64,6 +64,7 @@ from ._codec import (
 from ._future import SubmitFuture, set_wait_hook
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
 from ._futures import LatencyRing, new_futures, settle
+from ._refs import remember, threaded_on_receipt
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -93,6 +94,7 @@ from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt
 from ._tls import TlsSocket
 from .session import Session
+from .stores import MemoryStore, Store
 
 # What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
 _Transport = Union[socket.socket, TlsSocket]
@@ -139,6 +141,11 @@ class RateLimiter:
             granted = max(0, min(n, int(self._tokens)))
             self._tokens -= granted
             return granted, (0.0 if granted else (1.0 - self._tokens) / self.rate)
+
+    def available(self) -> int:
+        """Tokens there are now (a look, taking none): what could go without waiting."""
+        with self._lock:
+            return int(min(self.burst, self._tokens + (self._clock() - self._stamp) * self.rate))
 
     def acquire(self, n: int = 1) -> None:
         wait = self.reserve(n)
@@ -255,6 +262,7 @@ class Client:
         on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
+        store: Optional[Store] = None,
     ) -> None:
         check_options(locals())
         self.host = host
@@ -280,6 +288,10 @@ class Client:
         self.reconnect = reconnect
         self.reconnect_max_delay = reconnect_max_delay
         self.ssl_context = ssl_context
+        #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
+        self.store: Store = store if store is not None else MemoryStore()
+        #: Names this bind in logs and metrics (a pool numbers its members).
+        self.label = f"{host}:{port}"
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
@@ -328,6 +340,16 @@ class Client:
     def __repr__(self) -> str:
         state = self._session.state.name if self._session else "NEW"
         return f"<Client {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
+
+    @property
+    def on_receipt(self) -> Optional[Callable[[DeliveryReceipt], Optional[int]]]:
+        """Called with each delivery receipt, ``.ref`` set when the store matched it."""
+        return self._user_on_receipt
+
+    @on_receipt.setter
+    def on_receipt(self, callback: Optional[Callable[[DeliveryReceipt], Optional[int]]]) -> None:
+        self._user_on_receipt = callback
+        self._on_receipt = threaded_on_receipt(self.store, callback)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -534,34 +556,50 @@ class Client:
         session = self._session
         return session.in_flight if session is not None else 0
 
+    @property
+    def window_free(self) -> int:
+        """Requests a submit could send now without waiting: room in the window, within the
+        rate limit (0 while unbound or throttled)."""
+        session = self._open_session
+        if session is None or not self._bound:
+            return 0
+        room = session.window_free
+        return room if self.rate_limiter is None else min(room, self.rate_limiter.available())
+
     # -- submitting ---------------------------------------------------------------
 
     @overload
-    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitSmResp]: ...
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
     @overload
-    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> SubmitFuture[DataSmResp]: ...
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
     @overload
-    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
     @overload
-    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> SubmitFuture[QuerySmResp]: ...
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
     @overload
-    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> SubmitFuture[CancelSmResp]: ...
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
     @overload
-    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
     @overload
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Pdu]: ...
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
 
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Any]:
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """Send a request; the Future resolves to its response PDU.
 
         Blocks while the window is full, for at most ``timeout`` (default ``window_timeout``),
-        then raises ``WindowFull``. Safe from any number of threads.
+        then raises ``WindowFull``. Safe from any number of threads. With ``ref``, the message id
+        of the response is kept in ``store`` so its receipt reaches ``on_receipt`` with ``.ref``.
         """
+        return self._submit(pdu, timeout, None if ref is None else remember(self.store, ref, 1))
+
+    def _submit(self, pdu: Pdu, timeout: Optional[float], on_done: Optional[Callable[[Any], None]]) -> SubmitFuture[Any]:
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
         direct = b""
         sock = None
         fut: SubmitFuture[Any] = SubmitFuture(pdu)
+        if on_done is not None:
+            fut.add_done_callback(on_done)  # before it is sent: settle then leaves it to Python
         with self._lock:
             session = self._open_session
             if session is None or session.window_free <= 0:
@@ -668,15 +706,31 @@ class Client:
         data_coding: Optional[int] = None,
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
+        ref: Optional[str] = None,
         **fields: Any,
     ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
         """
         pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        return MessageHandle(self.submit_many(pdus))
+        if ref is None:
+            return MessageHandle(self.submit_many(pdus))
+        # One by one, each future watched before it is sent: the store holds every part's id
+        # before its receipt can be read (parts keep their order as submit_many's would).
+        futures: list[SubmitFuture[SubmitSmResp]] = []
+        for pdu in pdus:
+            try:
+                futures.append(self._submit(pdu, None, remember(self.store, ref, len(pdus))))
+            except Exception as exc:  # as submit_many: this part and the rest fail, visibly
+                for rest in pdus[len(futures):]:
+                    failed: SubmitFuture[SubmitSmResp] = SubmitFuture(rest)
+                    failed.set_exception(exc)
+                    futures.append(failed)
+                break
+        return MessageHandle(futures)
 
     def _wait_for_slot(self, timeout: Optional[float]) -> Session:
         """Called with the lock held: a bound session with a free window slot, or raise."""
@@ -935,7 +989,7 @@ class Client:
             elif t is ReceiptReceived:
                 with self._lock:
                     stats.receipts += 1
-                self._to_callback("on_receipt", self.on_receipt, ev.receipt, session, ev.request)
+                self._to_callback("on_receipt", self._on_receipt, ev.receipt, session, ev.request)
             elif t is MessageReceived:
                 with self._lock:
                     stats.received += len(ev.message.parts)  # the deliver_sm it took

@@ -131,6 +131,7 @@ class _PoolBase(Generic[_M]):
     members: list[_M]
     store: Store
     window_timeout: Optional[float]
+    _closed: bool
     _turn = 0  # where route() starts looking: spreads ties over the members
 
     @property
@@ -150,6 +151,13 @@ class _PoolBase(Generic[_M]):
     def bound(self) -> bool:
         """True while at least one member is bound: the pool can send."""
         return any(m.bound for m in self.members)
+
+    def _check_can_bind(self, retrying: list[bool]) -> None:
+        """Raise when no member is bound and none will be: waiting would only run out the clock."""
+        if self._closed:
+            raise ConnectionClosedError("the pool is closed; no new submits")
+        if not any(retrying) and not any(getattr(m, "reconnect", False) for m in self.members):
+            raise ConnectionClosedError("no member of the pool is bound, and none reconnects (reconnect=False)")
 
     def _route(self) -> Route[_M]:
         # Not locked: a lost increment between threads only changes where a tie goes.
@@ -254,8 +262,7 @@ class Pool(_PoolBase[Client]):
             t.join()
 
     def _wait_for_a_bind(self, deadline: Optional[float], timeout: Optional[float]) -> None:
-        if self._closed:
-            raise ConnectionClosedError("the pool is closed; no new submits")
+        self._check_can_bind([t.is_alive() for t in self._retry_threads])
         left = self._left(deadline)
         if left == 0:
             raise _none_bound(timeout)
@@ -388,8 +395,7 @@ class AsyncPool(_PoolBase[AsyncClient]):
         await asyncio.gather(*(m.close() for m in self.members), return_exceptions=True)
 
     async def _wait_for_a_bind(self, deadline: Optional[float], timeout: Optional[float]) -> None:
-        if self._closed:
-            raise ConnectionClosedError("the pool is closed; no new submits")
+        self._check_can_bind([not t.done() for t in self._retry_tasks])
         left = self._left(deadline)
         if left == 0:
             raise _none_bound(timeout)

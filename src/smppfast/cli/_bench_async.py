@@ -17,9 +17,10 @@ from typing import Any, Coroutine, Sequence, TypeVar
 
 from .._codec import Pdu
 from ..aio import AsyncClient
+from ..pool import AsyncPool
 from ..errors import CommandStatusError
-from ._common import CliError, _ssl_context, bind_errors
-from .bench import Tally, _progress_line, _report, _result
+from ._common import CliError, bind_errors
+from .bench import Tally, _progress_line, _report, _result, sender_options
 
 _T = TypeVar("_T")
 
@@ -27,7 +28,7 @@ _T = TypeVar("_T")
 class _AsyncSubmitter(Tally):
     """One submitting task's share of -n, and what it saw."""
 
-    def __init__(self, client: AsyncClient, templates: Sequence[Pdu], count: int, batch: int, limit: int) -> None:
+    def __init__(self, client: AsyncClient | AsyncPool, templates: Sequence[Pdu], count: int, batch: int, limit: int) -> None:
         super().__init__(count)
         self.client = client
         self.templates = templates
@@ -90,7 +91,7 @@ class _AsyncSubmitter(Tally):
         self.record(fut.exception())
 
 
-def run_async_bench(args: argparse.Namespace, host: str, port: int, password: str, target: str,
+def run_async_bench(args: argparse.Namespace, where: list[tuple[str, int]], password: str, target: str,
                     templates: Sequence[Pdu]) -> int:
     driver = "uvloop" if args.uvloop else "asyncio"
     loop_factory: Any = None
@@ -100,7 +101,7 @@ def run_async_bench(args: argparse.Namespace, host: str, port: int, password: st
         except ImportError:
             raise CliError("--uvloop needs uvloop: pip install 'smppfast[uvloop]'") from None
         loop_factory = uvloop.new_event_loop
-    return _run(_bench(args, host, port, password, target, templates, driver), loop_factory)
+    return _run(_bench(args, where, password, target, templates, driver), loop_factory)
 
 
 def _run(main: Coroutine[Any, Any, _T], loop_factory: Any) -> _T:
@@ -114,39 +115,31 @@ def _run(main: Coroutine[Any, Any, _T], loop_factory: Any) -> _T:
         loop.close()
 
 
-async def _bench(args: argparse.Namespace, host: str, port: int, password: str, target: str,
+async def _bench(args: argparse.Namespace, where: list[tuple[str, int]], password: str, target: str,
                  templates: Sequence[Pdu], driver: str) -> int:
-    clients = [
-        AsyncClient(
-            host,
-            port,
-            system_id=args.system_id,
-            password=password,
-            system_type=args.system_type,
-            bind_type=args.bind,
-            window=args.window,
-            response_timeout=args.timeout,
-            rate_limit=args.rate / args.binds if args.rate is not None else None,
-            ssl_context=_ssl_context(args),
-        )
-        for _ in range(args.binds)
-    ]
-    opened: list[AsyncClient] = []
+    binds = len(where) * args.binds
+    options = sender_options(args, password, binds)
+    sender: AsyncClient | AsyncPool
+    if binds == 1:
+        sender = AsyncClient(*where[0], **options)
+        members: list[AsyncClient] = [sender]
+    else:  # as the threaded bench: a pool, without reconnect so that failures show
+        sender = AsyncPool(where, binds=args.binds, reconnect=False, **options)
+        members = sender.members
+    opened: AsyncClient | AsyncPool | None = None
     try:
-        for c in clients:
-            with bind_errors(f"{c.host}:{c.port}"):
-                await c.connect()
-            opened.append(c)
+        with bind_errors(target):
+            await sender.connect()
+        opened = sender
         if args.batch > 1:
             per_bind = 1
         else:
             per_bind = args.tasks or args.window
-        n_tasks = per_bind * args.binds
+        n_tasks = per_bind * binds
         counts = [args.n // n_tasks + (1 if i < args.n % n_tasks else 0) for i in range(n_tasks)]
         # A batching task may hold twice the window: it never starves the window while it settles.
         limit = max(2 * args.window, args.batch + 1)
-        submitters = [_AsyncSubmitter(clients[i % args.binds], templates, counts[i], args.batch, limit)
-                      for i in range(n_tasks)]
+        submitters = [_AsyncSubmitter(sender, templates, counts[i], args.batch, limit) for i in range(n_tasks)]
         show = sys.stderr.isatty() and not args.json and not args.no_progress
         interrupted = False
         start = time.perf_counter()
@@ -171,8 +164,8 @@ async def _bench(args: argparse.Namespace, host: str, port: int, password: str, 
         if show:
             sys.stderr.write("\r" + " " * 79 + "\r")
             sys.stderr.flush()
-        result = _result(args, submitters, opened, elapsed, interrupted, target, len(templates), driver)
+        result = _result(args, submitters, members, elapsed, interrupted, target, len(templates), driver)
         return _report(args, result)
     finally:
-        for c in reversed(opened):
-            await c.close()
+        if opened is not None:
+            await opened.close()

@@ -164,7 +164,7 @@ class AsyncClient:
         self.reconnect = reconnect
         self.reconnect_max_delay = reconnect_max_delay
         self._reconnect_task: Optional[asyncio.Task[None]] = None
-        self.stats = ClientStats()
+        self.stats = ClientStats(self)
         self.reassembler = Reassembler(max_age=reassembly_timeout)
         self._session: Optional[Session] = None
         self._transport: Optional[asyncio.Transport] = None
@@ -614,7 +614,7 @@ class AsyncClient:
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
-                stats.receipts += 1
+                stats.count_receipt(ev.receipt)
                 self._to_callback("on_receipt", self._on_receipt, ev.receipt, ev.request)
             elif t is MessageReceived:
                 stats.received += len(ev.message.parts)

@@ -63,7 +63,7 @@ from ._codec import (
 )
 from ._future import SubmitFuture, set_wait_hook
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
-from ._futures import LatencyRing, new_futures, settle
+from ._futures import new_futures, settle
 from ._refs import remember, threaded_on_receipt
 from .constants import Status, format_status
 from .errors import (
@@ -94,6 +94,7 @@ from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt
 from ._tls import TlsSocket
 from .session import Session
+from .stats import ClientStats  # its home is stats.py; importable from here as before
 from .stores import MemoryStore, Store
 
 # What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
@@ -107,7 +108,6 @@ _monotonic = time.monotonic
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
 # Octets queued for an SMSC that does not read them, past which the reader stops reading.
 _MAX_OUTPUT = 1 << 20
-_LATENCY_SAMPLES = 65536
 
 
 class RateLimiter:
@@ -178,42 +178,6 @@ class MessageHandle(list[SubmitFuture[SubmitSmResp]]):
     def message_ids(self, timeout: Optional[float] = None) -> list[str]:
         """The SMSC's message_id of every part, in order (waits like ``result``)."""
         return [response.message_id for response in self.result(timeout)]
-
-
-class ClientStats:
-    """Counters a user can read at any time (plain attributes; updated under the client lock)."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
-        self.responses: collections.Counter[int] = collections.Counter()
-        self.throttled = 0
-        self.timeouts = 0
-        self.failed = 0
-        self.reconnects = 0
-        self.received = 0
-        self.receipts = 0
-        self.receipts_malformed = 0
-        #: The most recent submit-to-response latencies of successful responses (one owner:
-        #: the client's reader records into it under the client lock).
-        self.latency = LatencyRing(_LATENCY_SAMPLES)
-
-    def latency_samples(self) -> list[float]:
-        """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
-        return self.latency.samples()
-
-    def latency_percentiles(self, *quantiles: float) -> list[float]:
-        """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
-        data = sorted(self.latency.samples())
-        if not data:
-            return [float("nan")] * len(quantiles)
-        return [data[min(len(data) - 1, int(q * len(data)))] for q in quantiles]
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientStats(submitted={self.submitted}, responses={dict(self.responses)}, "
-            f"throttled={self.throttled}, timeouts={self.timeouts}, failed={self.failed}, "
-            f"reconnects={self.reconnects}, received={self.received}, receipts={self.receipts})"
-        )
 
 
 class Client:
@@ -295,7 +259,7 @@ class Client:
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
-        self.stats = ClientStats()
+        self.stats = ClientStats(self)
         #: One for the client's life, handed to every session: parts that straddle a
         #: reconnect still meet.
         self.reassembler = Reassembler(max_age=reassembly_timeout)
@@ -988,7 +952,7 @@ class Client:
                     fut.set_exception(CommandStatusError(status, response))
             elif t is ReceiptReceived:
                 with self._lock:
-                    stats.receipts += 1
+                    stats.count_receipt(ev.receipt)
                 self._to_callback("on_receipt", self._on_receipt, ev.receipt, session, ev.request)
             elif t is MessageReceived:
                 with self._lock:

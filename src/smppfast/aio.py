@@ -431,7 +431,11 @@ class AsyncClient:
         if (session is None or not session.is_bound or session.window_free <= 0 or self._slot_waiters
                 or self._retry or self._closing or _now() < self._paused_until):
             session = await self._slot(timeout)
-        return await self._send(session, pdu, None if ref is None else remember(self.store, ref, 1))
+        if ref is None:
+            return await self._send(session, pdu)
+        # Shielded: a cancelled caller must not cancel the request's future, whose response
+        # still puts the message id into the store for the receipt to find.
+        return await asyncio.shield(self._send(session, pdu, remember(self.store, ref, 1)))
 
     @overload
     async def submit_many(
@@ -468,8 +472,8 @@ class AsyncClient:
                         continue
                 batch = [loop.create_future() for _ in range(count)]
                 if on_done is not None:  # watched before they are sent
-                    for fut in batch:
-                        fut.add_done_callback(on_done)
+                    for watched in batch:
+                        watched.add_done_callback(on_done)
                 before = session.in_flight
                 try:
                     session.send_batch(pending, i, batch, _now())

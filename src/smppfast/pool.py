@@ -115,8 +115,6 @@ def _members_of(endpoints: Iterable[tuple[str, int]], binds: int) -> list[tuple[
 
 
 def _client_options(client_kwargs: dict[str, Any]) -> dict[str, Any]:
-    if "store" in client_kwargs:
-        raise TypeError("give the pool its store (Pool(..., store=...)); every member shares it")
     options = dict(client_kwargs)
     # A pool lives by its members coming back on their own after a drop.
     options.setdefault("reconnect", True)

@@ -13,7 +13,6 @@ import sys
 from typing import Callable, Iterator, NoReturn, Optional, TypeAlias, TypeVar
 
 from .. import _layout
-from ..client import Client
 from ..constants import DataCoding, Npi, Status, Ton, format_status, status_name
 from ..errors import (
     BindError,
@@ -315,12 +314,6 @@ def _ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _connect(client: Client) -> None:
-    """Bind, turning each way it can fail into a one-line CliError with its exit code."""
-    with bind_errors(f"{client.host}:{client.port}"):
-        client.connect()
 
 
 @contextlib.contextmanager

@@ -55,6 +55,9 @@ class FakeMember:
     window_free: int = 10
     in_flight: int = 0
 
+    def routing_state(self) -> tuple[int, int]:
+        return (self.window_free, self.in_flight) if self.bound else (-1, 0)
+
 
 def test_route_prefers_room_then_fewest_in_flight_and_spreads_ties() -> None:
     a, b, c = FakeMember(in_flight=5, window_free=5), FakeMember(in_flight=2, window_free=8), FakeMember(bound=False)

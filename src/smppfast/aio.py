@@ -215,6 +215,13 @@ class AsyncClient:
     def bound(self) -> bool:
         return self._session is not None and self._session.is_bound and not self._closing
 
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not session.is_bound or self._closing:
+            return -1, 0
+        return self.window_free, session.in_flight
+
     @property
     def window_free(self) -> int:
         """Requests a submit could send now without waiting: room in the window, within the rate

@@ -520,6 +520,13 @@ class Client:
         session = self._session
         return session.in_flight if session is not None else 0
 
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not self._bound:
+            return -1, 0
+        return self.window_free, session.in_flight
+
     @property
     def window_free(self) -> int:
         """Requests a submit could send now without waiting: room in the window, within the

@@ -45,9 +45,8 @@ class _Member(Protocol):
     @property
     def bound(self) -> bool: ...
     @property
-    def window_free(self) -> int: ...
-    @property
     def in_flight(self) -> int: ...
+    def routing_state(self) -> tuple[int, int]: ...
 
 
 _M = TypeVar("_M", bound=_Member)
@@ -72,18 +71,19 @@ def route(members: Sequence[_M], turn: int = 0) -> Route[_M]:
     fallback: Optional[_M] = None
     fallback_load = 0
     n = len(members)
+    best_room = 0
     for k in range(n):
         m = members[(turn + k) % n]
-        if not m.bound:
+        room, load = m.routing_state()
+        if room < 0:  # not bound
             continue
-        load = m.in_flight
-        if m.window_free > 0:
+        if room > 0:
             if best is None or load < best_load:
-                best, best_load = m, load
+                best, best_load, best_room = m, load, room
         elif fallback is None or load < fallback_load:
             fallback, fallback_load = m, load
     if best is not None:
-        return ("send", best, best.window_free)
+        return ("send", best, best_room)
     if fallback is not None:
         return ("queue", fallback, 0)
     return ("wait", None, 0)

@@ -50,7 +50,7 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._futures import settle_asyncio
-from ._refs import async_on_receipt, remember
+from ._refs import async_on_receipt, keeper_for
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
@@ -155,6 +155,7 @@ class AsyncClient:
         self.ssl_context = ssl_context
         #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
         self.store: Store = store if store is not None else MemoryStore()
+        self._refs = keeper_for(self.store)  # shared with every client of this store
         #: Names this bind in logs and metrics (a pool numbers its members).
         self.label = f"{host}:{port}"
         self.on_message = on_message
@@ -202,7 +203,7 @@ class AsyncClient:
     @on_receipt.setter
     def on_receipt(self, callback: Optional[Callback]) -> None:
         self._user_on_receipt = callback
-        self._on_receipt = async_on_receipt(self.store, callback)
+        self._on_receipt = async_on_receipt(self._refs, callback)
 
     async def __aenter__(self) -> "AsyncClient":
         await self.connect()
@@ -346,6 +347,7 @@ class AsyncClient:
             self._resume.cancel()
         while self._retry:
             _, fut = self._retry.popleft()
+            self._refs.drop(fut)
             if not fut.done():
                 fut.set_exception(ConnectionClosedError("client closed before the request could be sent again"))
         if self._callback_task is not None:
@@ -399,11 +401,11 @@ class AsyncClient:
             if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
-    def _send(self, session: Session, pdu: Pdu, on_done: Optional[Callable[[Any], None]] = None) -> "asyncio.Future[Pdu]":
+    def _send(self, session: Session, pdu: Pdu, ref: Optional[str] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
-        if on_done is not None:
-            fut.add_done_callback(on_done)
+        if ref is not None:
+            self._refs.add(fut, ref, 1)  # before it is sent (session.send does not fail here: a slot is free)
         session.send(pdu, _now(), fut)
         self.stats.submitted += 1
         self._schedule_flush()
@@ -442,7 +444,7 @@ class AsyncClient:
             return await self._send(session, pdu)
         # Shielded: a cancelled caller must not cancel the request's future, whose response
         # still puts the message id into the store for the receipt to find.
-        return await asyncio.shield(self._send(session, pdu, remember(self.store, ref, 1)))
+        return await asyncio.shield(self._send(session, pdu, ref))
 
     @overload
     async def submit_many(
@@ -457,10 +459,10 @@ class AsyncClient:
         As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
         ones after it; a closed client raises.
         """
-        return await self._submit_many(pdus, timeout, None)
+        return await self._submit_many(pdus, timeout)
 
     async def _submit_many(self, pdus: Iterable[Pdu], timeout: Optional[float],
-                           on_done: Optional[Callable[[Any], None]]) -> "list[asyncio.Future[Any]]":
+                           ref: Optional[str] = None) -> "list[asyncio.Future[Any]]":
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
         assert self._loop is not None
@@ -478,15 +480,18 @@ class AsyncClient:
                         await asyncio.sleep(wait)
                         continue
                 batch = [loop.create_future() for _ in range(count)]
-                if on_done is not None:  # watched before they are sent
-                    for watched in batch:
-                        watched.add_done_callback(on_done)
+                if ref is not None:  # registered before they are sent
+                    for registered in batch:
+                        self._refs.add(registered, ref, len(pending))
                 before = session.in_flight
                 try:
                     session.send_batch(pending, i, batch, _now())
                 finally:
                     sent = session.in_flight - before  # on an error, those before the bad PDU went out
                     futures.extend(batch[:sent])
+                    if ref is not None:
+                        for unsent in batch[sent:]:
+                            self._refs.drop(unsent)
                     self.stats.submitted += sent
                     self._schedule_flush()
             except Exception as exc:
@@ -505,8 +510,7 @@ class AsyncClient:
         With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
         """
         pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        on_done = None if ref is None else remember(self.store, ref, len(pdus))
-        futures = await self._submit_many(pdus, None, on_done)
+        futures = await self._submit_many(pdus, None, ref)
         return list(await asyncio.gather(*futures))
 
     # -- I/O ----------------------------------------------------------------------
@@ -565,7 +569,11 @@ class AsyncClient:
         events = session.receive_data(data, now)
         if events:
             # Successful responses set their futures here, in C; the rest is _handle_events'.
-            resolved = settle_asyncio(events, now, self.stats.latency)
+            refs = self._refs
+            kept_refs: list[Any] = []
+            resolved = settle_asyncio(events, now, self.stats.latency, refs.pending, kept_refs)
+            if kept_refs:  # before this buffer's receipts reach a callback
+                refs.settled(kept_refs)
             if resolved:
                 self.stats.responses[0] += resolved
                 if self._retries:  # a request sent again after a throttle may be among them
@@ -601,6 +609,8 @@ class AsyncClient:
                 stats.responses[status] += 1
                 if status == 0:
                     stats.latency.add(_now() - ev.sent_at)
+                    if self._refs.pending:
+                        self._refs.settled((ev,))
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
                 elif (
@@ -608,13 +618,16 @@ class AsyncClient:
                     and retried < self.throttle_retries and not self._closing
                 ):
                     self._throttled(ev.request, fut, retried + 1)
-                elif fut is not None and not fut.done():
-                    fut.set_exception(CommandStatusError(status, ev.response))
+                else:
+                    self._refs.drop(fut)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(CommandStatusError(status, ev.response))
             elif t is RequestTimedOut:
                 freed = True
                 stats.timeouts += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
@@ -622,6 +635,7 @@ class AsyncClient:
                 stats.failed += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
@@ -677,6 +691,7 @@ class AsyncClient:
         if session is None or self._loop is None or not session.is_bound:
             while self._retry:  # the link is gone: they cannot be sent again
                 _, fut = self._retry.popleft()
+                self._refs.drop(fut)
                 if not fut.done():
                     fut.set_exception(ConnectionClosedError("the link went down before the request could be sent again"))
             return
@@ -684,6 +699,7 @@ class AsyncClient:
         while self._retry and session.window_free > 0:
             request, fut = self._retry.popleft()
             if fut.done():  # its awaiting task was cancelled: nothing waits for it any more
+                self._refs.drop(fut)
                 continue
             session.send(request, now, fut)
         if self._retry:

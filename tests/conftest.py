@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from .redis_server import RedisServer, missing_reason
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -27,3 +32,16 @@ def _preload_libcst() -> None:
 
 
 _preload_libcst()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free port of 127.0.0.1 for the whole session (tests/redis_server.py).
+
+    Without redis-server the tests that use it fail, saying how to install it: a Redis test that
+    skips is not a test."""
+    reason = missing_reason()
+    if reason:
+        pytest.fail(reason)
+    with RedisServer() as server:
+        yield server

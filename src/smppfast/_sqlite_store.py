@@ -113,10 +113,12 @@ class SqliteStore(BufferedStore):
         return db
 
     def _setup(self, db: sqlite3.Connection) -> None:
+        table, index = _SCHEMA
         try:
-            for statement in _SCHEMA:
-                db.execute(statement)
+            db.execute(table)
             columns = [row[1] for row in db.execute(f"PRAGMA table_info({_TABLE})")]
+            if columns == _COLUMNS:
+                db.execute(index)
         except sqlite3.Error as exc:
             raise StoreError(f"SqliteStore cannot create its table in {self._path!r}: {exc}") from exc
         if columns != _COLUMNS:

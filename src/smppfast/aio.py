@@ -404,11 +404,22 @@ class AsyncClient:
     def _send(self, session: Session, pdu: Pdu, ref: Optional[str] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
-        if ref is not None:
-            self._refs.add(fut, ref, 1)  # before it is sent (session.send does not fail here: a slot is free)
-        session.send(pdu, _now(), fut)
+        if ref is None:
+            session.send(pdu, _now(), fut)
+        else:
+            self._refs.add(fut, ref, 1)  # before it is sent: its response may come at once
+            try:
+                session.send(pdu, _now(), fut)
+            except BaseException:  # a PDU that does not encode: no response will come
+                self._refs.drop(fut)
+                raise
         self.stats.submitted += 1
-        self._schedule_flush()
+        if session.in_flight == 1 and self._flush_handle is None:
+            # The link was idle: write at once rather than a loop iteration later, which is
+            # the round trip of stop-and-wait (window 1). Busier links batch per iteration.
+            self._flush()
+        else:
+            self._schedule_flush()
         return fut
 
     @overload

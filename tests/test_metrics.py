@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import re
+import subprocess
+import sys
 import urllib.request
 from typing import Any, Callable, Iterator
 
@@ -310,6 +313,14 @@ def test_prometheus_reports_one_series_per_pool_member(sim: Simulator, scrape: A
         assert pool.stats.submitted == 8 and pool.stats.bound == 1
 
 
+def test_importing_smppfast_does_not_import_prometheus_client() -> None:
+    code = "import sys, smppfast; smppfast.prometheus.register; print('prometheus_client' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_register_refuses_what_it_cannot_export(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = CollectorRegistry()
     with pytest.raises(TypeError, match="expected a Client, AsyncClient, Pool"):
@@ -323,7 +334,7 @@ def test_register_refuses_what_it_cannot_export(sim: Simulator, monkeypatch: pyt
         smppfast.prometheus.register([a, b], both)
         binds = {s.labels["bind"] for f in both.collect() if f.name == "smppfast_bound" for s in f.samples}
         assert binds == {f"127.0.0.1:{sim.port}", f"127.0.0.1:{sim.port}#2"}
-    monkeypatch.setitem(__import__("sys").modules, "prometheus_client", None)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'smppfast[prometheus]'")):
         smppfast.prometheus.register(a, CollectorRegistry())
 

@@ -367,7 +367,7 @@ def test_every_pdu_of_a_real_client_is_logged_without_the_password(
     resp = next(line for line in lines if " SubmitSmResp " in line)
     assert "status=ESME_ROK" in resp and "message_id='" in resp
     receipt = next(line for line in lines if " DeliverSm " in line)
-    assert "esm_class=4" in receipt
+    assert "esm_class=4" in receipt and "receipted_message_id='" in receipt and "message_state=2" in receipt
 
 
 def test_nothing_is_logged_per_pdu_when_debug_is_off(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:

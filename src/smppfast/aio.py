@@ -50,6 +50,7 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._futures import settle_asyncio
+from ._refs import async_on_receipt, keeper_for
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
@@ -76,6 +77,7 @@ from .events import (
 )
 from .reassembly import Reassembler
 from .session import Session
+from .stores import MemoryStore, Store
 
 __all__ = ["AsyncClient"]
 
@@ -127,6 +129,7 @@ class AsyncClient:
         callback_queue: int = 1000,
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
+        store: Optional[Store] = None,
     ) -> None:
         check_options(locals())
         self.host = host
@@ -150,6 +153,11 @@ class AsyncClient:
         self.throttle_backoff = throttle_backoff
         self.throttle_max_backoff = throttle_max_backoff
         self.ssl_context = ssl_context
+        #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
+        self.store: Store = store if store is not None else MemoryStore()
+        self._refs = keeper_for(self.store)  # shared with every client of this store
+        #: Names this bind in logs and metrics (a pool numbers its members).
+        self.label = f"{host}:{port}"
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
@@ -187,6 +195,16 @@ class AsyncClient:
         state = self._session.state.name if self._session else "NEW"
         return f"<AsyncClient {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
 
+    @property
+    def on_receipt(self) -> Optional[Callback]:
+        """Called (or awaited) with each delivery receipt, ``.ref`` set when the store matched it."""
+        return self._user_on_receipt
+
+    @on_receipt.setter
+    def on_receipt(self, callback: Optional[Callback]) -> None:
+        self._user_on_receipt = callback
+        self._on_receipt = async_on_receipt(self._refs, callback)
+
     async def __aenter__(self) -> "AsyncClient":
         await self.connect()
         return self
@@ -197,6 +215,24 @@ class AsyncClient:
     @property
     def bound(self) -> bool:
         return self._session is not None and self._session.is_bound and not self._closing
+
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not session.is_bound or self._closing:
+            return -1, 0
+        return self.window_free, session.in_flight
+
+    @property
+    def window_free(self) -> int:
+        """Requests a submit could send now without waiting: room in the window, within the rate
+        limit (0 while unbound, throttled or closing)."""
+        session = self._session
+        if (session is None or not session.is_bound or self._closing or self._retry
+                or self._slot_waiters or _now() < self._paused_until):
+            return 0
+        room = session.window_free
+        return room if self.rate_limiter is None else min(room, self.rate_limiter.available())
 
     @property
     def in_flight(self) -> int:
@@ -311,6 +347,7 @@ class AsyncClient:
             self._resume.cancel()
         while self._retry:
             _, fut = self._retry.popleft()
+            self._refs.drop(fut)
             if not fut.done():
                 fut.set_exception(ConnectionClosedError("client closed before the request could be sent again"))
         if self._callback_task is not None:
@@ -364,31 +401,37 @@ class AsyncClient:
             if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
-    def _send(self, session: Session, pdu: Pdu) -> "asyncio.Future[Pdu]":
+    def _send(self, session: Session, pdu: Pdu, ref: Optional[str] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
+        if ref is not None:
+            self._refs.add(fut, ref, 1)  # before it is sent (session.send does not fail here: a slot is free)
         session.send(pdu, _now(), fut)
         self.stats.submitted += 1
         self._schedule_flush()
         return fut
 
     @overload
-    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitSmResp: ...
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitSmResp: ...
     @overload
-    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> DataSmResp: ...
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> DataSmResp: ...
     @overload
-    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitMultiResp: ...
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitMultiResp: ...
     @overload
-    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> QuerySmResp: ...
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> QuerySmResp: ...
     @overload
-    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> CancelSmResp: ...
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> CancelSmResp: ...
     @overload
-    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> ReplaceSmResp: ...
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> ReplaceSmResp: ...
     @overload
-    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu: ...
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Pdu: ...
 
-    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Any:
-        """Send a request and return its response PDU (raising as ``Client``'s futures do)."""
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Any:
+        """Send a request and return its response PDU (raising as ``Client``'s futures do).
+
+        With ``ref``, the response's message id is kept in ``store`` so its receipt reaches
+        ``on_receipt`` with ``.ref`` (also when the awaiting task was cancelled meanwhile).
+        """
         if self.rate_limiter is not None:
             wait = self.rate_limiter.reserve()
             if wait > 0:
@@ -397,7 +440,11 @@ class AsyncClient:
         if (session is None or not session.is_bound or session.window_free <= 0 or self._slot_waiters
                 or self._retry or self._closing or _now() < self._paused_until):
             session = await self._slot(timeout)
-        return await self._send(session, pdu)
+        if ref is None:
+            return await self._send(session, pdu)
+        # Shielded: a cancelled caller must not cancel the request's future, whose response
+        # still puts the message id into the store for the receipt to find.
+        return await asyncio.shield(self._send(session, pdu, ref))
 
     @overload
     async def submit_many(
@@ -412,6 +459,10 @@ class AsyncClient:
         As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
         ones after it; a closed client raises.
         """
+        return await self._submit_many(pdus, timeout)
+
+    async def _submit_many(self, pdus: Iterable[Pdu], timeout: Optional[float],
+                           ref: Optional[str] = None) -> "list[asyncio.Future[Any]]":
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
         assert self._loop is not None
@@ -429,12 +480,18 @@ class AsyncClient:
                         await asyncio.sleep(wait)
                         continue
                 batch = [loop.create_future() for _ in range(count)]
+                if ref is not None:  # registered before they are sent
+                    for registered in batch:
+                        self._refs.add(registered, ref, len(pending))
                 before = session.in_flight
                 try:
                     session.send_batch(pending, i, batch, _now())
                 finally:
                     sent = session.in_flight - before  # on an error, those before the bad PDU went out
                     futures.extend(batch[:sent])
+                    if ref is not None:
+                        for unsent in batch[sent:]:
+                            self._refs.drop(unsent)
                     self.stats.submitted += sent
                     self._schedule_flush()
             except Exception as exc:
@@ -446,11 +503,14 @@ class AsyncClient:
         return futures
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
-                           method: str = "udh", reference: Optional[int] = None,
+                           method: str = "udh", reference: Optional[int] = None, ref: Optional[str] = None,
                            **fields: Any) -> list[SubmitSmResp]:
-        """Split, submit and return one response per part (the first failure raises)."""
+        """Split, submit and return one response per part (the first failure raises).
+
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        """
         pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        futures = await self.submit_many(pdus)
+        futures = await self._submit_many(pdus, None, ref)
         return list(await asyncio.gather(*futures))
 
     # -- I/O ----------------------------------------------------------------------
@@ -509,7 +569,11 @@ class AsyncClient:
         events = session.receive_data(data, now)
         if events:
             # Successful responses set their futures here, in C; the rest is _handle_events'.
-            resolved = settle_asyncio(events, now, self.stats.latency)
+            refs = self._refs
+            kept_refs: list[Any] = []
+            resolved = settle_asyncio(events, now, self.stats.latency, refs.pending, kept_refs)
+            if kept_refs:  # before this buffer's receipts reach a callback
+                refs.settled(kept_refs)
             if resolved:
                 self.stats.responses[0] += resolved
                 if self._retries:  # a request sent again after a throttle may be among them
@@ -545,6 +609,8 @@ class AsyncClient:
                 stats.responses[status] += 1
                 if status == 0:
                     stats.latency.add(_now() - ev.sent_at)
+                    if self._refs.pending:
+                        self._refs.settled((ev,))
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
                 elif (
@@ -552,13 +618,16 @@ class AsyncClient:
                     and retried < self.throttle_retries and not self._closing
                 ):
                     self._throttled(ev.request, fut, retried + 1)
-                elif fut is not None and not fut.done():
-                    fut.set_exception(CommandStatusError(status, ev.response))
+                else:
+                    self._refs.drop(fut)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(CommandStatusError(status, ev.response))
             elif t is RequestTimedOut:
                 freed = True
                 stats.timeouts += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
@@ -566,11 +635,12 @@ class AsyncClient:
                 stats.failed += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
                 stats.count_receipt(ev.receipt)
-                self._to_callback("on_receipt", self.on_receipt, ev.receipt, ev.request)
+                self._to_callback("on_receipt", self._on_receipt, ev.receipt, ev.request)
             elif t is MessageReceived:
                 stats.received += len(ev.message.parts)
                 self._to_callback("on_message", self.on_message, ev.message, ev.request)
@@ -621,6 +691,7 @@ class AsyncClient:
         if session is None or self._loop is None or not session.is_bound:
             while self._retry:  # the link is gone: they cannot be sent again
                 _, fut = self._retry.popleft()
+                self._refs.drop(fut)
                 if not fut.done():
                     fut.set_exception(ConnectionClosedError("the link went down before the request could be sent again"))
             return
@@ -628,6 +699,7 @@ class AsyncClient:
         while self._retry and session.window_free > 0:
             request, fut = self._retry.popleft()
             if fut.done():  # its awaiting task was cancelled: nothing waits for it any more
+                self._refs.drop(fut)
                 continue
             session.send(request, now, fut)
         if self._retry:

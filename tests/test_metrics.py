@@ -313,6 +313,42 @@ def test_prometheus_reports_one_series_per_pool_member(sim: Simulator, scrape: A
         assert pool.stats.submitted == 8 and pool.stats.bound == 1
 
 
+def test_prometheus_on_a_real_pool_reports_every_bind(sim: Simulator, scrape: Any) -> None:
+    with Simulator() as other, smppfast.Pool(
+        [("127.0.0.1", sim.port), ("127.0.0.1", other.port)], binds=2, system_id="test", password=PASSWORD,
+        response_timeout=5.0, enquire_link_interval=None, window_timeout=5.0, close_timeout=5.0, unbind_timeout=1.0,
+    ) as pool:
+        registry = CollectorRegistry()
+        smppfast.prometheus.register(pool, registry)
+        assert outcomes(pool.submit_many([sm(i, registered_delivery=1) for i in range(40)])) == {"ok": 40}
+        assert wait_until(lambda: pool.stats.receipts == 40)
+        got = scrape(registry)
+        labels = [m.label for m in pool.members]
+        assert len(set(labels)) == 4
+        per_bind = {label: got[("smppfast_submits_total", (("bind", label),))] for label in labels}
+        assert sum(per_bind.values()) == 40 == pool.stats.submitted
+        assert sum(got[("smppfast_receipts_total", (("bind", label), ("state", "DELIVRD")))]
+                   for label in labels if per_bind[label]) == 40
+        assert sum(got[("smppfast_response_seconds_count", (("bind", label),))] for label in labels) == 40
+        assert got[("smppfast_bound_members", ())] == 4 == pool.stats.bound
+        assert pool.stats.histogram().count == 40
+
+
+def test_prometheus_on_an_async_pool(sim: Simulator) -> None:
+    async def main() -> dict[str, float]:
+        async with smppfast.AsyncPool([("127.0.0.1", sim.port)], binds=3, system_id="test", password=PASSWORD,
+                                      enquire_link_interval=None) as pool:
+            registry = CollectorRegistry()
+            smppfast.prometheus.register(pool, registry)
+            for i in range(12):
+                await pool.submit(sm(i))
+            return {s.labels["bind"]: s.value for f in registry.collect() if f.name == "smppfast_submits"
+                    for s in f.samples if s.name == "smppfast_submits_total"}
+
+    got = asyncio.run(main())
+    assert sorted(got) == [f"127.0.0.1:{sim.port}#{n}" for n in (1, 2, 3)] and sum(got.values()) == 12
+
+
 def test_importing_smppfast_does_not_import_prometheus_client() -> None:
     code = "import sys, smppfast; smppfast.prometheus.register; print('prometheus_client' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}

@@ -59,6 +59,7 @@ from ._text import (
 from ._version import __version__ as __version__
 from .aio import AsyncClient
 from .client import Client, ClientStats, MessageHandle, RateLimiter
+from . import prometheus as prometheus  # prometheus_client itself is imported by register() only
 from .constants import (
     INTERFACE_VERSION,
     Command,

@@ -32,7 +32,7 @@ import inspect
 import logging
 import ssl
 import time
-from typing import Any, Awaitable, Callable, Iterable, Optional, Union, overload
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypeVar, Union, overload
 
 from ._codec import (
     CancelSm,
@@ -79,7 +79,7 @@ from .reassembly import Reassembler
 from .session import Session
 from .stores import MemoryStore, Store
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "wait_all"]
 
 log = logging.getLogger("smppfast.aio")
 
@@ -88,6 +88,29 @@ log = logging.getLogger("smppfast.aio")
 _now = time.monotonic
 
 Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
+
+
+_F = TypeVar("_F", bound="asyncio.Future[Any]")
+
+
+async def wait_all(futures: Sequence[_F]) -> Sequence[_F]:
+    """Wait until every future of a batch (``submit_many``'s) is done; return them, to read.
+
+    Unlike ``asyncio.gather`` it raises nothing for a failed future and adds no callback per
+    future: it waits on one future at a time, from the last (responses come back nearly in
+    order, so once the last is done the others mostly are), which keeps a batch of thousands
+    cheap. Cancelling the waiting task cancels none of the futures.
+    """
+    for fut in reversed(futures):
+        if not fut.done():
+            try:
+                await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # the waiting task itself was cancelled
+            except Exception:
+                pass  # a failed request: its future holds the error for the caller
+    return futures
 
 
 class AsyncClient:

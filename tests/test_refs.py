@@ -159,3 +159,8 @@ def _receipts_after(kind: str, where: str, store_factory: Callable[[], Any]) -> 
 def test_sqlite_store_matches_receipts_after_the_submitting_process_is_gone(tmp_path: Path) -> None:
     path = str(tmp_path / "refs.sqlite")
     _receipts_after("sqlite", path, lambda: SqliteStore(path))
+
+
+def test_redis_store_shared_by_two_processes_matches_a_receipt_that_reaches_the_other(redis_server: Any) -> None:
+    url = redis_server.url
+    _receipts_after("redis", url, lambda: smppfast.RedisStore(url))

@@ -18,9 +18,23 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar, overload
 
-from ._codec import Pdu, SubmitSmResp
+from ._codec import (
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from ._future import SubmitFuture
 from .aio import AsyncClient
 from .client import Client, MessageHandle
@@ -274,6 +288,21 @@ class Pool(_PoolBase[Client]):
                 return member
             self._wait_for_a_bind(deadline, timeout)
 
+    @overload
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
+    @overload
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
+    @overload
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    @overload
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
+    @overload
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
+    @overload
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    @overload
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
+
     def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """As ``Client.submit``, through the member the routing rule picks. Raises ``WindowFull``
         only when no member had room for ``timeout`` (default ``window_timeout``)."""
@@ -398,6 +427,21 @@ class AsyncPool(_PoolBase[AsyncClient]):
         if left == 0:
             raise _none_bound(timeout)
         await asyncio.sleep(_NONE_BOUND_POLL if left is None else min(left, _NONE_BOUND_POLL))
+
+    @overload
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitSmResp: ...
+    @overload
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> DataSmResp: ...
+    @overload
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitMultiResp: ...
+    @overload
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> QuerySmResp: ...
+    @overload
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> CancelSmResp: ...
+    @overload
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> ReplaceSmResp: ...
+    @overload
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Pdu: ...
 
     async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Any:
         """As ``AsyncClient.submit``, through the member the routing rule picks."""

@@ -44,6 +44,7 @@ __all__ = [
     "TextInfo",
     "NATIONAL_LANGUAGES",
     "describe_text",
+    "language_ids",
     "encode_text",
     "decode_text",
     "count_parts",
@@ -385,6 +386,11 @@ cdef _Languages _languages(object languages):
         _languages_cache.clear()
     _languages_cache[key] = parsed
     return parsed
+
+
+def language_ids(languages) -> tuple:
+    """The 23.038 language ids ``languages=`` names, in the caller's order. See _text.pyi."""
+    return _languages(languages).order
 
 
 cdef int _check_table(object lang, str kind) except -1:

@@ -78,6 +78,11 @@ static inline uint32_t mask_of(uint32_t cp) {
     return 0;
 }
 
+int nat_in_any(uint32_t cp, unsigned locks, unsigned shifts) {
+    const uint32_t m = mask_of(cp);
+    return (m & locks) || ((m >> 16) & shifts);
+}
+
 /* Septets one code point costs under (lock, shift): 1, 2 (ESC + code) or 0 (not encodable). */
 static inline unsigned nat_cost(uint32_t cp, unsigned lock, unsigned shift) {
     const uint32_t m = mask_of(cp);

@@ -28,6 +28,10 @@ void nat_init(void);
 /* 1 when 23.038 defines a locking shift table for `lang` (0-13), else 0. */
 int nat_has_locking(int lang);
 
+/* 1 when one of the locking tables in the bit mask `locks` or single shift tables in `shifts`
+ * holds code point `cp`, else 0. */
+int nat_in_any(uint32_t cp, unsigned locks, unsigned shifts);
+
 /*
  * One pass over `text` for every pair of enabled tables at once. `locks` and `shifts` are bit
  * masks of language ids (bit 0, the default tables, must be set in both). On return:

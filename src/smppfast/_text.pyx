@@ -86,6 +86,7 @@ cdef extern from "gsm0338.h" nogil:
 cdef extern from "gsm0338_national.h" nogil:
     void nat_init()
     int nat_has_locking(int lang)
+    int nat_in_any(uint32_t cp, unsigned locks, unsigned shifts)
     ptrdiff_t nat_survey(const void *text, int kind, size_t length, unsigned locks, unsigned shifts,
                          size_t *miss, unsigned *alive)
     ptrdiff_t nat_split(const void *text, int kind, size_t length, int lock, int shift, int replace,
@@ -356,16 +357,18 @@ cdef _Languages _languages(object languages):
     cdef object key = languages
     cdef int lang
     cdef list order
+    cdef bint cacheable
     if languages is None or (type(languages) is tuple and not languages):
         return _NO_LANGUAGES
-    if not isinstance(languages, (str, tuple, frozenset)):
+    if not isinstance(languages, (str, tuple)):
         key = tuple(languages)
-    try:
+    # Only strings and tuples of exact str / int items are cached: True == 1 and hashes alike,
+    # so a cached (1,) must never answer for (True,), which is refused.
+    cacheable = type(key) is str or _plain_items(<tuple>key)
+    if cacheable:
         parsed = _languages_cache.get(key)
-    except TypeError:  # a tuple holding something unhashable: parse it, and fail there
-        parsed = None
-    if parsed is not None:
-        return parsed
+        if parsed is not None:
+            return parsed
     items = key.split(",") if isinstance(key, str) else key
     parsed = _Languages.__new__(_Languages)
     parsed.locks = 1
@@ -382,10 +385,19 @@ cdef _Languages _languages(object languages):
         if nat_has_locking(lang):
             parsed.locks |= 1u << lang
     parsed.order = tuple(order)
-    if len(_languages_cache) >= 256:
-        _languages_cache.clear()
-    _languages_cache[key] = parsed
+    if cacheable:
+        if len(_languages_cache) >= 256:
+            _languages_cache.clear()
+        _languages_cache[key] = parsed
     return parsed
+
+
+cdef inline bint _plain_items(tuple items):
+    cdef object item
+    for item in items:
+        if type(item) is not str and type(item) is not int:
+            return False
+    return True
 
 
 def language_ids(languages) -> tuple:
@@ -475,6 +487,24 @@ cdef Py_ssize_t _exact_parts(str text, Choice *c, int concat, bint replace, bint
     return r
 
 
+cdef int _raise_no_tables(str text, _Languages langs) except -1:
+    """Name why no pair of the enabled tables encodes text in GSM 03.38."""
+    cdef Py_ssize_t i
+    cdef unsigned locks, shifts
+    names = ", ".join(_language_label(lang) for lang in langs.order)
+    for i in range(len(text)):
+        ch = text[i]
+        if not nat_in_any(ord(ch), langs.locks, langs.shifts):
+            raise TextError(
+                f"character {ch!r} (U+{ord(ch):04X}) at position {i} cannot be encoded in GSM 03.38, "
+                f"not even with the national language tables of {names}",
+                char=ch,
+                position=i,
+            )
+    raise TextError(f"no one locking shift and single shift table pair of {names} holds every character "
+                    "of the text: it cannot be encoded in GSM 03.38")
+
+
 cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint replace, Choice *best) except -1:
     """The cheapest encoding of text among GSM 03.38 under every enabled pair of tables and,
     unless gsm_only, UCS-2. Fills best (parts exact); raises TextError when gsm_only and no
@@ -544,8 +574,7 @@ cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint rep
         ncand += 1
     if ncand == 0:
         if not replace:
-            r = sms_measure(data, kind, n, SMS_ENC_GSM, 0, &bad)
-            _raise_encode(text, r, bad, SMS_ENC_GSM)
+            _raise_no_tables(text, langs)
         best.enc = SMS_ENC_GSM
         best.lock = best.shift = 0
         best.rank = RANK_DEFAULT

@@ -347,7 +347,7 @@ def test_udh_octets_follow_the_ie_layout() -> None:
     # SAR: the SMSC adds the concatenation; the parts carry the shift IE and the TLVs.
     parts = split_text("ğ" * 300, languages=["tr"], method="sar", reference=9)
     assert all(p.short_message[:4] == bytes([3, 0x25, 1, 1]) and p.esm_class == 0x40 for p in parts)
-    assert [p.tlvs[0x020F] for p in parts] == [1, 2]
+    assert [p.tlvs[0x020F] for p in parts] == [1, 2, 3]  # 148 septets each beside the SMSC's 16-bit reference
     # Payload: one PDU, the UDH at the start of message_payload.
     (p,) = split_text("ğ" * 300, languages=["tr"], method="payload")
     assert p.esm_class == 0x40 and p.short_message == b""

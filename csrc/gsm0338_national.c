@@ -129,7 +129,8 @@ ptrdiff_t nat_survey(const void *text, int kind, size_t len, unsigned locks, uns
     }
     NAT_KIND_LOOP(kind, text, len, {
         const uint32_t m = mask_of(cp);
-        unsigned missing = locks & ~m;
+        /* Only the locking tables still in the running: a dead one needs no more counting. */
+        unsigned missing = live & ~m;
         if (missing) {
             const unsigned in_shift = (m >> 16) & shifts;
             for (unsigned l = 0; missing; l++, missing >>= 1) {

@@ -38,8 +38,8 @@ int nat_in_any(uint32_t cp, unsigned locks, unsigned shifts);
  *   miss[L]  = characters not in locking table L (each costs 2 septets: ESC + code);
  *   alive[L] = the enabled single shift tables that hold every one of those characters, so
  *              the pair (L, S) encodes the text in len + miss[L] septets iff bit S is set.
- * Returns the number of code points, or stops early (returning len) once no pair is left
- * (every alive[L] == 0 with miss[L] > 0).
+ * A locking table is dropped (its miss[] no longer counted) once no single shift table is left
+ * for it, alive[L] being 0 then. Returns len; stops early once every one is dropped.
  */
 ptrdiff_t nat_survey(const void *text, int kind, size_t len, unsigned locks, unsigned shifts,
                      size_t miss[NAT_MAX_ID + 1], unsigned alive[NAT_MAX_ID + 1]);

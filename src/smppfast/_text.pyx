@@ -314,6 +314,7 @@ _LANGUAGE_LOOKUP.update({str(i + 1): i + 1 for i in range(NAT_MAX_ID)})
 # Parsed `languages=` values by the object given (tuples and strings are hashable): parsing
 # costs more than counting a short text, and callers pass the same value again and again.
 cdef dict _languages_cache = {}
+cdef object _last_languages = ()
 
 
 cdef class _Languages:
@@ -322,12 +323,14 @@ cdef class _Languages:
     cdef unsigned locks
     cdef unsigned shifts
     cdef tuple order
+    cdef int position[NAT_MAX_ID + 1]  # index of each id in order (its rank among equals)
 
 
 cdef _Languages _NO_LANGUAGES = _Languages.__new__(_Languages)
 _NO_LANGUAGES.locks = 1
 _NO_LANGUAGES.shifts = 1
 _NO_LANGUAGES.order = ()
+cdef _Languages _last_parsed = _NO_LANGUAGES
 
 
 cdef str _language_label(int lang):
@@ -358,6 +361,9 @@ cdef _Languages _languages(object languages):
     cdef int lang
     cdef list order
     cdef bint cacheable
+    global _last_languages, _last_parsed
+    if languages is _last_languages:
+        return _last_parsed
     if languages is None or (type(languages) is tuple and not languages):
         return _NO_LANGUAGES
     if not isinstance(languages, (str, tuple)):
@@ -368,11 +374,13 @@ cdef _Languages _languages(object languages):
     if cacheable:
         parsed = _languages_cache.get(key)
         if parsed is not None:
-            return parsed
+            return _remember(languages, parsed) if key is languages else parsed
     items = key.split(",") if isinstance(key, str) else key
     parsed = _Languages.__new__(_Languages)
     parsed.locks = 1
     parsed.shifts = 1
+    for lang in range(NAT_MAX_ID + 1):
+        parsed.position[lang] = NAT_MAX_ID + 1
     order = []
     for item in items:
         if isinstance(key, str) and not item.strip():
@@ -380,6 +388,7 @@ cdef _Languages _languages(object languages):
         lang = _language_id(item)
         if lang in order:
             continue
+        parsed.position[lang] = len(order)
         order.append(lang)
         parsed.shifts |= 1u << lang
         if nat_has_locking(lang):
@@ -389,6 +398,17 @@ cdef _Languages _languages(object languages):
         if len(_languages_cache) >= 256:
             _languages_cache.clear()
         _languages_cache[key] = parsed
+        if key is languages:
+            _remember(languages, parsed)
+    return parsed
+
+
+cdef _Languages _remember(object languages, _Languages parsed):
+    """Remember the last immutable `languages=` value by identity: the next call with the same
+    object (the usual case) skips even the cache lookup."""
+    global _last_languages, _last_parsed
+    _last_languages = languages
+    _last_parsed = parsed
     return parsed
 
 
@@ -465,17 +485,19 @@ cdef inline bint _better(Choice *a, Choice *b) noexcept:
 
 
 cdef Py_ssize_t _exact_parts(str text, Choice *c, int concat, bint replace, bint escapes) except -1:
-    """Parts the chosen encoding makes of text: arithmetic when no escape or surrogate pair can
-    straddle a boundary, else the splitting loop itself."""
-    cdef size_t single = 0, part = 0, bad = 0
+    """Parts the chosen encoding makes of text. An escape or surrogate pair that would straddle
+    a boundary costs its part one unit at most, so when ceil(units / part) and
+    ceil(units / (part - 1)) agree that is the count; only otherwise does the split loop run."""
+    cdef size_t single = 0, part = 0, bad = 0, lower
     cdef ptrdiff_t r
     if c.enc == SMS_ENC_UCS2:
         single = 70
         part = (140 - 1 - concat) // 2
     else:
         _gsm_limits(c.lock, c.shift, concat, &single, &part)
-    if <size_t>c.units <= single or not escapes:
-        return _parts_for(c.units, single, part)
+    lower = _parts_for(c.units, single, part)
+    if <size_t>c.units <= single or not escapes or lower == (<size_t>c.units + part - 2) // (part - 1):
+        return lower
     if c.enc == SMS_ENC_UCS2:
         r = sms_split(PyUnicode_DATA(text), PyUnicode_KIND(text), PyUnicode_GET_LENGTH(text), SMS_ENC_UCS2,
                       replace, single, part, NULL, <size_t>-1, &bad)
@@ -517,34 +539,35 @@ cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint rep
     cdef Choice cands[NAT_MAX_ID + 2]
     cdef Choice c
     cdef int ncand = 0, i, j, lang, shift
-    cdef Py_ssize_t pos
     cdef size_t single = 0, part = 0, bad = 0
     cdef ptrdiff_t r
     cdef bint found = False
-    # Nothing beats the default alphabet when every character is one septet in it.
     r = sms_measure(data, kind, n, SMS_ENC_GSM, 0, &bad)
-    if r == n:
+    if r >= 0:
+        # The default tables hold every character. Only a locking table can do better (the
+        # single shift ones cost as much plus their IE), and none can when even one septet per
+        # character beside its IE needs as many parts: the common case, decided in one pass.
         best.enc = SMS_ENC_GSM
         best.lock = best.shift = 0
-        best.units = n
+        best.units = r
         best.rank = RANK_DEFAULT
         best.order = 0
-        best.parts = _parts_for(n, 160, _septets_in(1 + concat))
-        return 0
+        best.parts = _exact_parts(text, best, concat, replace, r != n)
+        _gsm_limits(1, 0, concat, &single, &part)
+        if langs.locks == 1 or <Py_ssize_t>_parts_for(n, single, part) >= best.parts:
+            return 0
+        found = True
     nat_survey(data, kind, n, langs.locks, langs.shifts, miss, alive)
     for lang in range(NAT_MAX_ID + 1):
-        if not (langs.locks >> lang) & 1:
+        if not (langs.locks >> lang) & 1 or (found and lang == 0):
             continue
-        if miss[lang] == 0:
-            shift = 0
-        elif alive[lang] & 1:
+        if miss[lang] == 0 or alive[lang] & 1:
             shift = 0
         elif alive[lang]:
-            shift = -1
-            for j in langs.order:
-                if (alive[lang] >> j) & 1:
+            shift = 0
+            for j in range(1, NAT_MAX_ID + 1):
+                if (alive[lang] >> j) & 1 and (shift == 0 or langs.position[j] < langs.position[shift]):
                     shift = j
-                    break
         else:
             continue
         c.enc = SMS_ENC_GSM
@@ -552,18 +575,23 @@ cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint rep
         c.shift = shift
         c.units = n + miss[lang]
         c.rank = (RANK_BOTH if shift else RANK_LOCKING) if lang else (RANK_SINGLE if shift else RANK_DEFAULT)
-        pos = 0
-        for j in langs.order:
-            if j == (lang if lang else shift):
-                break
-            pos += 1
-        c.order = pos
+        c.order = langs.position[lang if lang else shift]
         _gsm_limits(lang, shift, concat, &single, &part)
         c.parts = _parts_for(c.units, single, part)  # a lower bound until made exact
         cands[ncand] = c
         ncand += 1
-    if not gsm_only:
-        r = sms_measure(data, kind, n, SMS_ENC_UCS2, 1, &bad)
+    if ncand == 0 and not found and not gsm_only:
+        # No table holds the text: UCS-2, as without languages; its count is left to the caller
+        # (-1), who measures or splits it only if it needs to.
+        best.enc = SMS_ENC_UCS2
+        best.lock = best.shift = 0
+        best.rank = RANK_UCS2
+        best.order = 0
+        best.units = best.parts = -1
+        return 0
+    if not gsm_only and not found:
+        # UTF-16 units: one per code point unless the str holds astral characters (kind 4).
+        r = n if kind != 4 else sms_measure(data, kind, n, SMS_ENC_UCS2, 1, &bad)
         c.enc = SMS_ENC_UCS2
         c.lock = c.shift = 0
         c.units = r
@@ -572,7 +600,7 @@ cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint rep
         c.parts = _parts_for(r, 70, (140 - 1 - concat) // 2)
         cands[ncand] = c
         ncand += 1
-    if ncand == 0:
+    if ncand == 0 and not found:
         if not replace:
             _raise_no_tables(text, langs)
         best.enc = SMS_ENC_GSM
@@ -939,23 +967,40 @@ cdef void _plan_limits(_Plan plan, int concat, size_t *single, size_t *part) noe
         _limits(plan.enc, concat == CONCAT16_OCTETS, single, part)
 
 
-cdef bytes _encode_plan(_Plan plan, bint replace):
+cdef bytes _encode_plan(_Plan plan, bint replace, const uint8_t *prefix=NULL, Py_ssize_t prefix_len=0):
+    """The text's octets in the plan's charset and tables, after `prefix` (a UDH) if given."""
     cdef str text = plan.text
     cdef Py_ssize_t n
-    cdef size_t bad = 0
+    cdef size_t bad = 0, cap
     cdef ptrdiff_t r
+    cdef uint8_t stack[STACK_BYTES]
+    cdef uint8_t *buf = stack
     cdef bytes out
     if plan.enc == ENC_BINARY:
-        return plan.octets
-    if not (plan.lock or plan.shift):
-        return _encode(text, plan.enc, replace)
-    n = PyUnicode_GET_LENGTH(text)
-    out = PyBytes_FromStringAndSize(NULL, 2 * n)
-    r = nat_encode(PyUnicode_DATA(text), PyUnicode_KIND(text), n, plan.lock, plan.shift, replace,
-                   <uint8_t *>PyBytes_AS_STRING(out), 2 * n, &bad)
-    if r < 0:
-        _raise_encode(text, r, bad, plan.enc)
-    return out[:r] if r != 2 * n else out
+        out = plan.octets
+    elif not (plan.lock or plan.shift):
+        out = _encode(text, plan.enc, replace)
+    else:
+        n = PyUnicode_GET_LENGTH(text)
+        cap = 2 * <size_t>n + prefix_len  # at most an escape pair per character
+        if cap > STACK_BYTES:
+            buf = <uint8_t *>PyMem_Malloc(cap)
+            if buf == NULL:
+                raise MemoryError()
+        try:
+            if prefix_len:
+                memcpy(buf, prefix, prefix_len)
+            r = nat_encode(PyUnicode_DATA(text), PyUnicode_KIND(text), n, plan.lock, plan.shift, replace,
+                           buf + prefix_len, cap - prefix_len, &bad)
+            if r < 0:
+                _raise_encode(text, r, bad, plan.enc)
+            return PyBytes_FromStringAndSize(<const char *>buf, prefix_len + r)
+        finally:
+            if buf != stack:
+                PyMem_Free(buf)
+    if prefix_len:
+        return _with_udh(prefix, prefix_len, PyBytes_AS_STRING(out), len(out))
+    return out
 
 
 cdef Py_ssize_t _split_points(_Plan plan, bint replace, int concat, size_t *ends, size_t max_parts) except -1:
@@ -1099,7 +1144,6 @@ def split_text(text, *, data_coding=None, str method="udh", reference=None, str 
     wide = m == M_SAR or ref > 255
     concat = _concat_octets(m, wide)
     plan = _plan(text, data_coding, alphabet, languages, concat, replace)
-    encoded = _encode_plan(plan, replace)
     dc = plan.data_coding
     # National language shift IEs, TS 23.040 9.2.3.24.15 (0x24) and .16 (0x25): in every part.
     if plan.shift:
@@ -1109,11 +1153,17 @@ def split_text(text, *, data_coding=None, str method="udh", reference=None, str 
         ies[ies_len] = IE_LOCKING_SHIFT; ies[ies_len + 1] = 1; ies[ies_len + 2] = <uint8_t>plan.lock
         ies_len += IE_SHIFT_OCTETS
 
+    udh[0] = <uint8_t>ies_len
+    memcpy(&udh[1], ies, ies_len)
+    if ies_len and (m == M_PAYLOAD or plan.parts == 1):
+        # One PDU: the UDH and the text written into one buffer.
+        encoded = _encode_plan(plan, replace, udh, 1 + ies_len)
+        if m != M_PAYLOAD:
+            return [Part(encoded, ESM_UDHI, dc, {})]
+    else:
+        encoded = _encode_plan(plan, replace)
+
     if m == M_PAYLOAD:
-        if ies_len:
-            udh[0] = <uint8_t>ies_len
-            memcpy(&udh[1], ies, ies_len)
-            encoded = _with_udh(udh, 1 + ies_len, PyBytes_AS_STRING(encoded), len(encoded))
         if len(encoded) > MAX_PAYLOAD:
             raise TextError(f"message_payload holds at most {MAX_PAYLOAD} octets, text needs {len(encoded)}")
         return [Part(b"", ESM_UDHI if ies_len else 0, dc, {TAG_MESSAGE_PAYLOAD: encoded})]
@@ -1122,8 +1172,6 @@ def split_text(text, *, data_coding=None, str method="udh", reference=None, str 
     if nparts == 1:
         if not ies_len:
             return [Part(encoded, 0, dc, {})]
-        udh[0] = <uint8_t>ies_len
-        memcpy(&udh[1], ies, ies_len)
         return [Part(_with_udh(udh, 1 + ies_len, PyBytes_AS_STRING(encoded), len(encoded)), ESM_UDHI, dc, {})]
 
     if ref < 0:
@@ -1134,8 +1182,6 @@ def split_text(text, *, data_coding=None, str method="udh", reference=None, str 
     start = 0
     if m == M_SAR:
         # The SMSC writes the concatenation UDH; the shift IEs, if any, are ours to send.
-        udh[0] = <uint8_t>ies_len
-        memcpy(&udh[1], ies, ies_len)
         for i in range(nparts):
             stop = ends[i] * unit
             parts.append(Part(

@@ -314,10 +314,9 @@ _LANGUAGE_LOOKUP.update({str(i + 1): i + 1 for i in range(NAT_MAX_ID)})
 # Parsed `languages=` values by the object given (tuples and strings are hashable): parsing
 # costs more than counting a short text, and callers pass the same value again and again.
 cdef dict _languages_cache = {}
-cdef object _last_languages = ()
 
 
-cdef class _Languages:
+cdef class _EnabledTables:
     """Enabled tables: bit masks of language ids (bit 0, the default tables, always set) and the
     caller's order, which breaks ties between languages of the same kind."""
     cdef unsigned locks
@@ -326,11 +325,11 @@ cdef class _Languages:
     cdef int position[NAT_MAX_ID + 1]  # index of each id in order (its rank among equals)
 
 
-cdef _Languages _NO_LANGUAGES = _Languages.__new__(_Languages)
-_NO_LANGUAGES.locks = 1
-_NO_LANGUAGES.shifts = 1
-_NO_LANGUAGES.order = ()
-cdef _Languages _last_parsed = _NO_LANGUAGES
+cdef _EnabledTables _NO_TABLES = _EnabledTables.__new__(_EnabledTables)
+_NO_TABLES.locks = 1
+_NO_TABLES.shifts = 1
+_NO_TABLES.order = ()
+cdef tuple _last = ((), _NO_TABLES)  # the last immutable languages= value and its parse
 
 
 cdef str _language_label(int lang):
@@ -355,17 +354,17 @@ cdef int _language_id(object item) except -1:
     return lang
 
 
-cdef _Languages _languages(object languages):
-    cdef _Languages parsed
+cdef _EnabledTables _languages(object languages):
+    cdef _EnabledTables parsed
     cdef object key = languages
     cdef int lang
     cdef list order
     cdef bint cacheable
-    global _last_languages, _last_parsed
-    if languages is _last_languages:
-        return _last_parsed
+    cdef tuple last = _last
+    if languages is last[0]:
+        return <_EnabledTables>last[1]
     if languages is None or (type(languages) is tuple and not languages):
-        return _NO_LANGUAGES
+        return _NO_TABLES
     if not isinstance(languages, (str, tuple)):
         key = tuple(languages)
     # Only strings and tuples of exact str / int items are cached: True == 1 and hashes alike,
@@ -376,7 +375,7 @@ cdef _Languages _languages(object languages):
         if parsed is not None:
             return _remember(languages, parsed) if key is languages else parsed
     items = key.split(",") if isinstance(key, str) else key
-    parsed = _Languages.__new__(_Languages)
+    parsed = _EnabledTables.__new__(_EnabledTables)
     parsed.locks = 1
     parsed.shifts = 1
     for lang in range(NAT_MAX_ID + 1):
@@ -403,12 +402,13 @@ cdef _Languages _languages(object languages):
     return parsed
 
 
-cdef _Languages _remember(object languages, _Languages parsed):
+cdef _EnabledTables _remember(object languages, _EnabledTables parsed):
     """Remember the last immutable `languages=` value by identity: the next call with the same
     object (the usual case) skips even the cache lookup."""
-    global _last_languages, _last_parsed
-    _last_languages = languages
-    _last_parsed = parsed
+    global _last
+    # One tuple, stored in one assignment: a reader on another thread (free-threaded builds)
+    # sees the old pair or the new one, never a value with another value's tables.
+    _last = (languages, parsed)
     return parsed
 
 
@@ -509,7 +509,7 @@ cdef Py_ssize_t _exact_parts(str text, Choice *c, int concat, bint replace, bint
     return r
 
 
-cdef int _raise_no_tables(str text, _Languages langs) except -1:
+cdef int _raise_no_tables(str text, _EnabledTables langs) except -1:
     """Name why no pair of the enabled tables encodes text in GSM 03.38."""
     cdef Py_ssize_t i
     cdef unsigned locks, shifts
@@ -527,7 +527,7 @@ cdef int _raise_no_tables(str text, _Languages langs) except -1:
                     "of the text: it cannot be encoded in GSM 03.38")
 
 
-cdef int _choose(str text, bint gsm_only, _Languages langs, int concat, bint replace, Choice *best) except -1:
+cdef int _choose(str text, bint gsm_only, _EnabledTables langs, int concat, bint replace, Choice *best) except -1:
     """The cheapest encoding of text among GSM 03.38 under every enabled pair of tables and,
     unless gsm_only, UCS-2. Fills best (parts exact); raises TextError when gsm_only and no
     table pair holds every character (unless replace, which falls back to the default tables)."""
@@ -921,7 +921,7 @@ cdef _Plan _plan(object text, object data_coding, object alphabet, object langua
     national tables (see _choose). encode_text, count_parts, split_text and describe_text all
     start here."""
     cdef _Plan plan = _Plan.__new__(_Plan)
-    cdef _Languages langs
+    cdef _EnabledTables langs
     cdef Choice best
     cdef int enc
     best.enc = best.lock = best.shift = best.rank = 0

@@ -456,3 +456,15 @@ def test_client_rejects_an_unknown_language_when_constructed() -> None:
         Client("127.0.0.1", 1, system_id="a", password="b", languages=["xx"])
     with pytest.raises(ValueError, match="languages: unknown national language 'xx'"):
         smppfast.AsyncClient("127.0.0.1", 1, system_id="a", password="b", languages="tr,xx")
+
+
+def test_a_pool_passes_languages_to_its_members() -> None:
+    with Simulator() as sim:
+        with smppfast.Pool([("127.0.0.1", sim.port)], binds=2, system_id="test", password="secret",
+                           response_timeout=5.0, enquire_link_interval=None, bind_timeout=3.0, close_timeout=5.0,
+                           unbind_timeout=1.0, languages=("tr",)) as pool:
+            pool.send_message("4479", "ğ" * 100).result(5)          # the members' default
+            pool.send_message("4479", "ğ" * 100, languages=()).result(5)  # overridden per call
+        submits = [p for p in sim.received if type(p).__name__ == "SubmitSm"]
+    assert [(p.data_coding, p.short_message[:4]) for p in submits[:1]] == [(0, bytes([3, 0x25, 1, 1]))]
+    assert [p.data_coding for p in submits[1:]] == [8, 8]

@@ -46,8 +46,11 @@ from ._codec import (
     encode,
 )
 from ._text import (
+    NATIONAL_LANGUAGES,
     Part,
+    TextInfo,
     count_parts,
+    describe_text,
     decode_text,
     encode_text,
     get_default_alphabet,
@@ -138,6 +141,9 @@ __all__ = [
     "decode_text",
     "count_parts",
     "split_text",
+    "describe_text",
+    "TextInfo",
+    "NATIONAL_LANGUAGES",
     "Part",
     "pack_septets",
     "unpack_septets",

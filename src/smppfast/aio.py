@@ -51,7 +51,7 @@ from ._codec import (
 )
 from ._futures import settle_asyncio
 from ._refs import async_on_receipt, keeper_for
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
 from .errors import (
@@ -153,8 +153,11 @@ class AsyncClient:
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
         store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -538,12 +541,14 @@ class AsyncClient:
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
                            method: str = "udh", reference: Optional[int] = None, ref: Optional[str] = None,
-                           **fields: Any) -> list[SubmitSmResp]:
+                           languages: Languages = None, **fields: Any) -> list[SubmitSmResp]:
         """Split, submit and return one response per part (the first failure raises).
 
-        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
         futures = await self._submit_many(pdus, None, ref)
         return list(await asyncio.gather(*futures))
 

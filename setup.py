@@ -100,7 +100,7 @@ setup(
             ext("_window", []),
             ext("_futures", []),
             ext("_memstore", []),
-            ext("_text", ["csrc/gsm0338.c"]),
+            ext("_text", ["csrc/gsm0338.c", "csrc/gsm0338_national.c"]),
         )
         if not ONLY or e.name.split(".")[-1] in ONLY
     ],

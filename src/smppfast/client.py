@@ -62,8 +62,9 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._future import SubmitFuture, set_wait_hook
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
-from ._futures import LatencyRing, new_futures, settle
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
+from ._futures import new_futures, settle
+from ._refs import keeper_for, threaded_on_receipt
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -93,6 +94,8 @@ from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt
 from ._tls import TlsSocket
 from .session import Session
+from .stats import ClientStats  # its home is stats.py; importable from here as before
+from .stores import MemoryStore, Store
 
 # What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
 _Transport = Union[socket.socket, TlsSocket]
@@ -105,7 +108,6 @@ _monotonic = time.monotonic
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
 # Octets queued for an SMSC that does not read them, past which the reader stops reading.
 _MAX_OUTPUT = 1 << 20
-_LATENCY_SAMPLES = 65536
 
 
 class RateLimiter:
@@ -140,6 +142,11 @@ class RateLimiter:
             self._tokens -= granted
             return granted, (0.0 if granted else (1.0 - self._tokens) / self.rate)
 
+    def available(self) -> int:
+        """Tokens there are now (a look, taking none): what could go without waiting."""
+        with self._lock:
+            return int(min(self.burst, self._tokens + (self._clock() - self._stamp) * self.rate))
+
     def acquire(self, n: int = 1) -> None:
         wait = self.reserve(n)
         if wait > 0:
@@ -171,42 +178,6 @@ class MessageHandle(list[SubmitFuture[SubmitSmResp]]):
     def message_ids(self, timeout: Optional[float] = None) -> list[str]:
         """The SMSC's message_id of every part, in order (waits like ``result``)."""
         return [response.message_id for response in self.result(timeout)]
-
-
-class ClientStats:
-    """Counters a user can read at any time (plain attributes; updated under the client lock)."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
-        self.responses: collections.Counter[int] = collections.Counter()
-        self.throttled = 0
-        self.timeouts = 0
-        self.failed = 0
-        self.reconnects = 0
-        self.received = 0
-        self.receipts = 0
-        self.receipts_malformed = 0
-        #: The most recent submit-to-response latencies of successful responses (one owner:
-        #: the client's reader records into it under the client lock).
-        self.latency = LatencyRing(_LATENCY_SAMPLES)
-
-    def latency_samples(self) -> list[float]:
-        """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
-        return self.latency.samples()
-
-    def latency_percentiles(self, *quantiles: float) -> list[float]:
-        """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
-        data = sorted(self.latency.samples())
-        if not data:
-            return [float("nan")] * len(quantiles)
-        return [data[min(len(data) - 1, int(q * len(data)))] for q in quantiles]
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientStats(submitted={self.submitted}, responses={dict(self.responses)}, "
-            f"throttled={self.throttled}, timeouts={self.timeouts}, failed={self.failed}, "
-            f"reconnects={self.reconnects}, received={self.received}, receipts={self.receipts})"
-        )
 
 
 class Client:
@@ -255,8 +226,12 @@ class Client:
         on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
+        store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -280,10 +255,15 @@ class Client:
         self.reconnect = reconnect
         self.reconnect_max_delay = reconnect_max_delay
         self.ssl_context = ssl_context
+        #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
+        self.store: Store = store if store is not None else MemoryStore()
+        self._refs = keeper_for(self.store)  # shared with every client of this store
+        #: Names this bind in logs and metrics (a pool numbers its members).
+        self.label = f"{host}:{port}"
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
-        self.stats = ClientStats()
+        self.stats = ClientStats(self)
         #: One for the client's life, handed to every session: parts that straddle a
         #: reconnect still meet.
         self.reassembler = Reassembler(max_age=reassembly_timeout)
@@ -328,6 +308,16 @@ class Client:
     def __repr__(self) -> str:
         state = self._session.state.name if self._session else "NEW"
         return f"<Client {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
+
+    @property
+    def on_receipt(self) -> Optional[Callable[[DeliveryReceipt], Optional[int]]]:
+        """Called with each delivery receipt, ``.ref`` set when the store matched it."""
+        return self._user_on_receipt
+
+    @on_receipt.setter
+    def on_receipt(self, callback: Optional[Callable[[DeliveryReceipt], Optional[int]]]) -> None:
+        self._user_on_receipt = callback
+        self._on_receipt = threaded_on_receipt(self._refs, callback)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -534,34 +524,66 @@ class Client:
         session = self._session
         return session.in_flight if session is not None else 0
 
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not self._bound:
+            return -1, 0
+        return self.window_free, session.in_flight
+
+    @property
+    def window_free(self) -> int:
+        """Requests a submit could send now without waiting: room in the window, within the
+        rate limit (0 while unbound or throttled)."""
+        session = self._open_session
+        if session is None or not self._bound:
+            return 0
+        room = session.window_free
+        return room if self.rate_limiter is None else min(room, self.rate_limiter.available())
+
     # -- submitting ---------------------------------------------------------------
 
     @overload
-    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitSmResp]: ...
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
     @overload
-    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> SubmitFuture[DataSmResp]: ...
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
     @overload
-    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
     @overload
-    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> SubmitFuture[QuerySmResp]: ...
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
     @overload
-    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> SubmitFuture[CancelSmResp]: ...
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
     @overload
-    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
     @overload
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Pdu]: ...
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
 
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Any]:
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """Send a request; the Future resolves to its response PDU.
 
         Blocks while the window is full, for at most ``timeout`` (default ``window_timeout``),
-        then raises ``WindowFull``. Safe from any number of threads.
+        then raises ``WindowFull``. Safe from any number of threads. With ``ref``, the message id
+        of the response is kept in ``store`` so its receipt reaches ``on_receipt`` with ``.ref``.
         """
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
+        fut: SubmitFuture[Any] = SubmitFuture(pdu)
+        if ref is None:
+            return self._send_one(fut, pdu, timeout)
+        return self._send_with_ref(fut, pdu, timeout, ref, 1)
+
+    def _send_with_ref(self, fut: SubmitFuture[Any], pdu: Pdu, timeout: Optional[float], ref: str,
+                       parts: int) -> SubmitFuture[Any]:
+        self._refs.add(fut, ref, parts)  # before it is sent: its response may come at once
+        try:
+            return self._send_one(fut, pdu, timeout)
+        except BaseException:
+            self._refs.drop(fut)
+            raise
+
+    def _send_one(self, fut: SubmitFuture[Any], pdu: Pdu, timeout: Optional[float]) -> SubmitFuture[Any]:
         direct = b""
         sock = None
-        fut: SubmitFuture[Any] = SubmitFuture(pdu)
         with self._lock:
             session = self._open_session
             if session is None or session.window_free <= 0:
@@ -668,15 +690,36 @@ class Client:
         data_coding: Optional[int] = None,
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
+        ref: Optional[str] = None,
+        languages: Languages = None,
         **fields: Any,
     ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        return MessageHandle(self.submit_many(pdus))
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
+        if ref is None:
+            return MessageHandle(self.submit_many(pdus))
+        # One by one, each future watched before it is sent: the store holds every part's id
+        # before its receipt can be read (parts keep their order as submit_many's would).
+        futures: list[SubmitFuture[SubmitSmResp]] = []
+        for pdu in pdus:
+            try:
+                if self.rate_limiter is not None:
+                    self.rate_limiter.acquire()
+                futures.append(self._send_with_ref(SubmitFuture(pdu), pdu, None, ref, len(pdus)))
+            except Exception as exc:  # as submit_many: this part and the rest fail, visibly
+                for rest in pdus[len(futures):]:
+                    failed: SubmitFuture[SubmitSmResp] = SubmitFuture(rest)
+                    failed.set_exception(exc)
+                    futures.append(failed)
+                break
+        return MessageHandle(futures)
 
     def _wait_for_slot(self, timeout: Optional[float]) -> Session:
         """Called with the lock held: a bound session with a free window slot, or raise."""
@@ -767,6 +810,8 @@ class Client:
     def _read_loop(self, sock: _Transport, session: Session) -> None:
         recv = sock.recv
         lock = self._lock
+        refs = self._refs
+        kept_refs: list[Any] = []  # responses settled in C whose requests carried a ref
         while True:
             self._wait_before_reading(session)
             try:
@@ -781,13 +826,16 @@ class Client:
                 events = session.receive_data(data, now)
                 if events:
                     # Successful responses of unwatched futures resolve here, in C.
-                    resolved = settle(events, now, self.stats.latency)
+                    resolved = settle(events, now, self.stats.latency, refs.pending, kept_refs)
                     if resolved:
                         self.stats.responses[0] += resolved
                         if self._waiting:
                             self._state_changed.notify_all()
                 if session.output_size:
                     self._kick_writer()
+            if kept_refs:  # before this buffer's receipts reach a callback
+                refs.settled(kept_refs)
+                kept_refs.clear()
             if events:
                 self._handle_events(events, session)
             if not data or session.is_closed:
@@ -926,16 +974,19 @@ class Client:
                 statuses[status] += 1
                 if status == 0:
                     latencies.append(now - ev.sent_at)
+                    if self._refs.pending:
+                        self._refs.settled((ev,))
                     if not fut.done():
                         fut.set_result(response)
                 elif status in THROTTLE_STATUSES and fut.retries < self.throttle_retries:
-                    self._throttled(fut)
+                    self._throttled(fut)  # sent again: its ref stays pending
                 else:
+                    self._refs.drop(fut)
                     fut.set_exception(CommandStatusError(status, response))
             elif t is ReceiptReceived:
                 with self._lock:
-                    stats.receipts += 1
-                self._to_callback("on_receipt", self.on_receipt, ev.receipt, session, ev.request)
+                    stats.count_receipt(ev.receipt)
+                self._to_callback("on_receipt", self._on_receipt, ev.receipt, session, ev.request)
             elif t is MessageReceived:
                 with self._lock:
                     stats.received += len(ev.message.parts)  # the deliver_sm it took
@@ -956,11 +1007,13 @@ class Client:
                 freed += 1
                 timeouts += 1
                 if ev.token is not None:
+                    self._refs.drop(ev.token)
                     ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
                 freed += 1
                 failed += 1
                 if ev.token is not None:
+                    self._refs.drop(ev.token)
                     ev.token.set_exception(ev.error)
             elif t is Bound:
                 with self._lock:
@@ -1029,7 +1082,9 @@ class Client:
 
     def _fail_retries(self, error: BaseException) -> None:
         while self._retry:
-            self._retry.popleft().set_exception(error)
+            fut = self._retry.popleft()
+            self._refs.drop(fut)
+            fut.set_exception(error)
 
     # -- the callback thread ----------------------------------------------------------
 

@@ -120,7 +120,8 @@ class DeliveryReceipt:
     SMSC's local time, as receipts carry no time zone; two-digit years are taken as 20YY.
     ``submitted_count`` and ``delivered_count`` are the ``sub:`` and ``dlvrd:`` counts. ``extra`` holds
     unknown ``key:value`` pairs (keys lower-cased). ``raw`` is the receipt text as received, without
-    surrounding padding (empty when everything came from TLVs).
+    surrounding padding (empty when everything came from TLVs). ``ref`` is the sender's reference,
+    filled in by a client that matched the receipt to its submit (see ``store=``).
     """
 
     message_id: str
@@ -136,6 +137,9 @@ class DeliveryReceipt:
     raw: str = ""
     # dicts are unhashable: leave them out of the hash so a receipt can still go in a set.
     extra: dict[str, str] = field(default_factory=dict, hash=False)
+    #: The sender's own reference, given as ``ref=`` to ``submit`` or ``send_message``, when the
+    #: client's (or pool's) store still held this message id; ``None`` otherwise.
+    ref: str | None = None
 
     @property
     def is_final(self) -> bool:

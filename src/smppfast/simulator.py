@@ -368,6 +368,7 @@ class Simulator:
         credentials: Optional[Mapping[str, str]] = None,
         faults: Optional[Faults] = None,
         receipt_delay: float = 0.0,
+        receipts_elsewhere: bool = False,
         record: int = 10_000,
         window: int = 1000,
         response_timeout: Optional[float] = 30.0,
@@ -401,6 +402,8 @@ class Simulator:
         if faults is not None and not isinstance(faults, Faults):
             raise TypeError(f"{where}: faults must be a Faults (or None), not {type(faults).__name__} {faults!r}")
         receipt_delay = _seconds_arg(where, "receipt_delay", receipt_delay)
+        if not isinstance(receipts_elsewhere, bool):
+            raise TypeError(f"{where}: receipts_elsewhere must be a bool, not {receipts_elsewhere!r}")
         record = _int_arg(where, "record", record, 0)
         window = _int_arg(where, "window", window, 1)
         response_timeout = _optional_seconds_arg(where, "response_timeout", response_timeout)
@@ -418,6 +421,8 @@ class Simulator:
         self.credentials = credentials
         self._faults = faults if faults is not None else Faults()
         self._receipt_delay = receipt_delay
+        self.receipts_elsewhere = receipts_elsewhere
+        self._receipt_turn = 0
         self.received: Deque[_codec.Pdu] = collections.deque(maxlen=record or None)
         self._record = record > 0
         self._session_args: dict[str, Any] = {
@@ -559,14 +564,15 @@ class Simulator:
         system_id: Optional[str] = None,
         data_coding: Optional[int] = None,
         method: str = "udh",
+        languages: Any = (),
         **fields: Any,
     ) -> int:
         """Send a mobile-originated message to every bound receiver (of ``system_id`` if given).
 
         A ``str`` is encoded (GSM 03.38 when it fits, else UCS-2, unless ``data_coding``
         says otherwise) and split by :func:`smppfast.split_text` with ``method`` ("udh",
-        the default, "sar" or "payload"): each receiver gets one deliver_sm per part, in
-        order. ``bytes`` go as they are in one deliver_sm (``data_coding`` 0 unless given);
+        the default, "sar" or "payload") and ``languages`` (national language tables, as
+        for split_text): each receiver gets one deliver_sm per part, in order. ``bytes`` go as they are in one deliver_sm (``data_coding`` 0 unless given);
         more than 254 octets do not fit a short_message and raise ValueError (split them
         yourself, or send ``b""`` with ``tlvs={Tlv.MESSAGE_PAYLOAD: data}``). ``fields`` go
         on every deliver_sm; a part's esm_class bits (UDHI) and TLVs (SAR, payload) are
@@ -589,7 +595,8 @@ class Simulator:
         chunks: list[tuple[int, bytes, int, dict[int, Any]]]  # data_coding, short_message, esm_class, tlvs
         if isinstance(message, str):
             try:
-                parts = split_text(message, data_coding=data_coding, method=method)  # type: ignore[arg-type]
+                parts = split_text(message, data_coding=data_coding, method=method,  # type: ignore[arg-type]
+                                   languages=languages)
             except ValueError as err:  # TextError: no such coding, method, too many parts
                 raise ValueError(f"{where}: message {_short_repr(message)}: {err}") from err
             chunks = [(p.data_coding, p.short_message, p.esm_class, dict(p.tlvs)) for p in parts]
@@ -1288,8 +1295,16 @@ class Simulator:
             self._commands.append((lambda: self._send_receipt(conn, req, message_id, submit_date), conn))
 
     def _send_receipt(self, conn: _Conn, req: Any, message_id: str, submit_date: str) -> None:
-        # The submitting connection if it can receive, else a receiver of the same system_id.
-        if conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
+        # The submitting connection if it can receive, else a receiver of the same system_id;
+        # with receipts_elsewhere, another of its receivers in turn (as SMSCs that spread
+        # receipts over an account's binds do).
+        elsewhere = self.receipts_elsewhere and [
+            c for c in self._receivers(conn.session.peer_system_id) if c is not conn
+        ]
+        if elsewhere:
+            self._receipt_turn += 1
+            conn = elsewhere[self._receipt_turn % len(elsewhere)]
+        elif conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
             targets = self._receivers(conn.session.peer_system_id)
             if not targets:
                 self.tally["receipts_undeliverable"] += 1

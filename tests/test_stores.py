@@ -688,3 +688,12 @@ def test_fast_normalize_keeps_a_canonical_id_as_it_is() -> None:
     assert normalize("000000000000ABCD") == "abcd" and normalize("0x00Ab") == "ab" and normalize("00x1") == "x1"
     with pytest.raises(TypeError, match="a message id is a str, not int"):
         normalize(12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stores_can_be_weakly_referenced(kind: str, make: Factory) -> None:
+    # The clients that share a store find its RefKeeper through a weak mapping keyed by the store.
+    import weakref
+
+    store = make(kind)
+    assert weakref.ref(store)() is store

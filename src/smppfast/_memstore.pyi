@@ -1,5 +1,5 @@
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Optional, final
+from typing import Optional, final
 
 from typing_extensions import Self
 
@@ -13,7 +13,7 @@ class MemoryStore:
     """The default store: a dict in this process, bounded by ``max_entries`` ids (the oldest are
     evicted first) and by ``ttl`` seconds. Thread-safe; every operation is O(1) (amortised)."""
 
-    blocking: ClassVar[bool]
+    blocking: bool
     def __init__(self, max_entries: int = 1_000_000, ttl: float = ..., *, cross_base: bool = True,
                  clock: Callable[[], float] = ...) -> None: ...
     def put(self, message_ids: Sequence[str], ref: str, submitted_at: float, parts: int) -> None: ...

@@ -92,6 +92,7 @@ cdef class MemoryStore:
     # key now holds another entry (discarded, or put again) is stale: skipped there, or dropped by
     # _compact.
     cdef object _order
+    cdef object __weakref__  # the clients sharing a store find its RefKeeper through a weak mapping
 
     def __init__(self, max_entries=1_000_000, ttl=_WEEK, *, cross_base=True, clock=time.monotonic):
         self._max_entries = whole_number("max_entries", max_entries)

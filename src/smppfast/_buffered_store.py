@@ -128,8 +128,8 @@ class BufferedStore:
             if len(puts) > self._max_pending:
                 self._drop_oldest()
 
-    def get(self, message_id: str) -> Optional[StoredRef]:
-        found = self._lookup(message_id)
+    def get(self, message_id: str, *, exact: bool = False) -> Optional[StoredRef]:
+        found = self._lookup(message_id, exact)
         if found is None:
             return None
         with self._lock:
@@ -203,9 +203,9 @@ class BufferedStore:
     def _closed_error(self) -> StoreError:
         return StoreError(f"{self!r} is closed")
 
-    def _lookup(self, message_id: str) -> Optional[tuple[str, StoredRef]]:
+    def _lookup(self, message_id: str, exact: bool = False) -> Optional[tuple[str, StoredRef]]:
         """(normalised id, entry) of what ``message_id`` means: the buffer first, then the backend."""
-        forms = matching_message_ids(message_id, cross_base=self._cross_base)
+        forms = matching_message_ids(message_id, cross_base=self._cross_base and not exact)
         if not forms:
             return None
         now = self._clock()

@@ -129,8 +129,9 @@ cdef class MemoryStore:
         if len(order) > 4 * self._max_entries + 1024:  # twice as many items as entries allowed
             self._compact()
 
-    def get(self, message_id):
-        """The entry for a receipt's id, or None (never put, discarded, or past its ttl)."""
+    def get(self, message_id, *, exact=False):
+        """The entry for a receipt's id, or None (never put, discarded, or past its ttl); with
+        ``exact``, only under the id's own spelling (no cross-base reading)."""
         cdef double now = self._clock()
         key = normalize(message_id)
         if self._closed:
@@ -140,6 +141,8 @@ cdef class MemoryStore:
         found = self._entries.get(key)
         if found is not None and <double>found[3] > now:
             return _stored_ref(found)
+        if exact:
+            return None
         for key in matching_message_ids(message_id, cross_base=self._cross_base)[1:]:
             found = self._entries.get(key)
             if found is not None and <double>found[3] > now:

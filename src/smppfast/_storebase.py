@@ -55,8 +55,9 @@ class Store(Protocol):
     def put(self, message_ids: Sequence[str], ref: str, submitted_at: float, parts: int) -> None:
         """Remember every id of one message (one per part) under ``ref``."""
 
-    def get(self, message_id: str) -> Optional[StoredRef]:
-        """The entry for a receipt's id, or ``None`` (never put, discarded, or past its ttl)."""
+    def get(self, message_id: str, *, exact: bool = False) -> Optional[StoredRef]:
+        """The entry for a receipt's id, or ``None`` (never put, discarded, or past its ttl).
+        With ``exact``, only under the id's own spelling: no cross-base reading."""
 
     def discard(self, message_id: str) -> None:
         """Forget the entry that ``get(message_id)`` finds (after a final receipt)."""

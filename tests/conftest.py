@@ -27,3 +27,15 @@ def _preload_libcst() -> None:
 
 
 _preload_libcst()
+
+
+import pytest  # noqa: E402
+
+from .drivers import DRIVERS  # noqa: E402
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    """The client driver a behaviour test runs against: "threads" (``Client``) or "asyncio"
+    (``AsyncClient``, through the synchronous face in ``drivers.py``)."""
+    return str(request.param)

@@ -450,13 +450,7 @@ def _memory_child(port: int, n: int, pdus_counted: bool, use_tracemalloc: bool) 
     for i in range(n):
         futures[i] = submit(SubmitSm(**fields) if pdus is None else pdus[i])
     # Let the writer send everything (public API only): wait until RSS has been still for 0.3 s.
-    deadline = time.monotonic() + 10
-    last, still_since = _rss(), time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - still_since < 0.3:
-        time.sleep(0.02)
-        now_rss = _rss()
-        if now_rss != last:
-            last, still_since = now_rss, time.monotonic()
+    _settled_rss()
     in_flight = client.in_flight
     gc.collect()
     rss_after = _rss()
@@ -476,16 +470,73 @@ def _memory_child(port: int, n: int, pdus_counted: bool, use_tracemalloc: bool) 
     return out
 
 
-def memory_case(n: int = 20_000, pdus_counted: bool = True, use_tracemalloc: bool = False) -> dict[str, Any]:
+def _settled_rss(deadline_s: float = 10.0) -> int:
+    """RSS once it has been still for 0.3 s (the writer has sent everything), at most ``deadline_s``."""
+    deadline = time.monotonic() + deadline_s
+    last, still_since = _rss(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - still_since < 0.3:
+        time.sleep(0.02)
+        now_rss = _rss()
+        if now_rss != last:
+            last, still_since = now_rss, time.monotonic()
+    return last
+
+
+def _memory_child_async(port: int, n: int, pdus_counted: bool, use_tracemalloc: bool) -> dict[str, Any]:
+    """As _memory_child, through AsyncClient.submit_many: what n requests in flight cost an asyncio
+    sender (futures, window entries, encoded bytes), not the tasks a caller may keep awaiting them."""
+    import asyncio
+    import tracemalloc
+
+    from smppfast import AsyncClient, SubmitSm
+
+    fields = SUBMIT_FIELDS
+
+    async def main() -> dict[str, Any]:
+        client = AsyncClient("127.0.0.1", port, system_id=SYSTEM_ID, password=PASSWORD, window=n + 10,
+                             window_timeout=60.0, response_timeout=60.0)
+        await client.connect()
+        pdus = None if pdus_counted else [SubmitSm(**fields) for _ in range(n)]
+        gc.collect()
+        if use_tracemalloc:
+            tracemalloc.start()
+            t_before = tracemalloc.get_traced_memory()[0]
+        rss_before = _rss()
+        futures = await client.submit_many([SubmitSm(**fields) for _ in range(n)] if pdus is None else pdus)
+        # Let the loop write everything: RSS is polled from a thread while the loop runs on.
+        await asyncio.get_running_loop().run_in_executor(None, _settled_rss)
+        in_flight = client.in_flight
+        gc.collect()
+        rss_after = _rss()
+        if use_tracemalloc:
+            t_after = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+        answered = sum(1 for f in futures if f.done())
+        last_one = await client.submit(SubmitSm(**fields))  # reaches the HOLD count: all are released
+        await asyncio.gather(*futures)
+        await client.close()
+        out: dict[str, Any] = {"n": n, "in_flight": in_flight, "answered_while_held": answered,
+                               "rss_per_request": (rss_after - rss_before) / n, "smppfast": smppfast_location(),
+                               "last": last_one.command_status}
+        if use_tracemalloc:
+            out["traced_per_request"] = (t_after - t_before) / n
+        return out
+
+    return asyncio.run(main())
+
+
+def memory_case(n: int = 20_000, pdus_counted: bool = True, use_tracemalloc: bool = False,
+                driver: str = "threads") -> dict[str, Any]:
     """Bytes per request in flight with n in flight (sink HOLD mode), measured in a fresh process.
 
     pdus_counted: each SubmitSm is built inside the measurement (what a request costs a user who
     builds it to submit it); otherwise the PDUs exist before and only the client's share is counted.
     """
+    child = "_memory_child_async" if driver == "asyncio" else "_memory_child"
     with Sink(hold=n + 1) as sink:
         env = child_env()
         code = (f"import sys, json; sys.path.insert(0, {HERE!r}); import client_peers as c; "
-                f"print(json.dumps(c._memory_child({sink.port}, {n}, {pdus_counted}, {use_tracemalloc})))")
+                f"print(json.dumps(c.{child}({sink.port}, {n}, {pdus_counted}, {use_tracemalloc})))")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
@@ -826,6 +877,10 @@ def cases(scale: float = 1.0) -> list[Case]:
     ]
 
 
+# The memory cases behind a target, measured in every round (the others once).
+MEMORY_TARGET_CASES = frozenset({"mem", "mem_async"})
+
+
 def memory_cases() -> list[tuple[str, str, dict[str, Any]]]:
     """(id, label, memory_case kwargs)."""
     return [
@@ -834,11 +889,16 @@ def memory_cases() -> list[tuple[str, str, dict[str, Any]]]:
          {"pdus_counted": False}),
         ("mem_traced", "tracemalloc per request in flight, SubmitSm built per request",
          {"pdus_counted": True, "use_tracemalloc": True}),
+        ("mem_async", "AsyncClient: RSS per request in flight (submit_many), SubmitSm built per request",
+         {"pdus_counted": True, "driver": "asyncio"}),
+        ("mem_async_client", "AsyncClient: RSS per request in flight, PDUs built beforehand",
+         {"pdus_counted": False, "driver": "asyncio"}),
     ]
 
 
-def targets(rate: Callable[[str, str], Optional[float]], mem: Optional[float]) -> list[dict[str, Any]]:
-    """Issue 4's targets, against the sink, from ``rate(case_id, server)`` (submits/s) and bytes/request."""
+def targets(rate: Callable[[str, str], Optional[float]], memory: Callable[[str], Optional[float]]) -> list[dict[str, Any]]:
+    """Issue 4's and issue 10's targets, against the sink, from ``rate(case_id, server)`` (submits/s) and
+    ``memory(case_id)`` (bytes per request in flight)."""
     out = []
 
     def add(name: str, value: Optional[float], goal: Optional[float], ratio_of: str, unit: str, le: bool = False) -> None:
@@ -858,7 +918,15 @@ def targets(rate: Callable[[str, str], Optional[float]], mem: Optional[float]) -
     add("submit_many >= 1,000,000/s", rate("bulk", "sink"), 1_000_000, "1M/s", "/s")
     add("window 1 >= 80% of C stop-and-wait", rate("w1", "sink"), c1 and 0.8 * c1, "0.8 x C", "/s")
     add("16 blocking threads >= 40,000/s", rate("block16", "sink"), 40_000, "40k/s", "/s")
-    add("<= 1 KB per request in flight (20,000)", mem, 1024, "1024 B", "B", le=True)
+    add("<= 1 KB per request in flight (20,000)", memory("mem"), 1024, "1024 B", "B", le=True)
+    # Issue 10: AsyncClient, on asyncio's default loop and on uvloop.
+    for prefix, loop in (("aio", "asyncio"), ("uv", "uvloop")):
+        add(f"{loop}: window 100, 100 tasks >= 12x smpp34", rate(f"{prefix}_w100", "sink"),
+            smpp34 and 12 * smpp34, "12 x smpp34", "/s")
+        add(f"{loop}: submit_many >= 500,000/s", rate(f"{prefix}_bulk", "sink"), 500_000, "500k/s", "/s")
+        add(f"{loop}: window 1 >= 80% of C stop-and-wait", rate(f"{prefix}_w1", "sink"), c1 and 0.8 * c1,
+            "0.8 x C", "/s")
+    add("AsyncClient <= 1 KB per request in flight (20,000)", memory("mem_async"), 1024, "1024 B", "B", le=True)
     return out
 
 

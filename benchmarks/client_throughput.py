@@ -127,7 +127,7 @@ def run(rounds: int, scale: float, only: Optional[set[str]], servers: list[str],
     if (memory and not only) or (only and "mem" in only):
         for mid, label, kwargs in cp.memory_cases():
             vals = []
-            for _ in range(rounds if mid == "mem" else 1):
+            for _ in range(rounds if mid in cp.MEMORY_TARGET_CASES else 1):
                 try:
                     vals.append(cp.memory_case(20_000, **kwargs))
                 except Exception as exc:
@@ -146,15 +146,20 @@ def run(rounds: int, scale: float, only: Optional[set[str]], servers: list[str],
             return row[kind] if row else None
         return get
 
-    mem = next((m for m in mem_rows if m["id"] == "mem"), None)
+    def memory_of(kind: str) -> Any:
+        def get(case_id: str) -> Optional[float]:
+            row = next((m for m in mem_rows if m["id"] == case_id), None)
+            return row[kind] if row else None
+        return get
+
     return {
         "machine": machine(),
         "rounds": rounds,
         "scale": scale,
         "results": rows,
         "memory": mem_rows,
-        "targets_best": cp.targets(rate("best"), mem["best"] if mem else None),
-        "targets_median": cp.targets(rate("median"), mem["median"] if mem else None),
+        "targets_best": cp.targets(rate("best"), memory_of("best")),
+        "targets_median": cp.targets(rate("median"), memory_of("median")),
         "skipped": skipped,
         "errors": errors,
     }

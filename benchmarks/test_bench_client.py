@@ -110,7 +110,7 @@ def test_memory_in_flight(benchmark: Any, mid: str, label: str, kwargs: dict[str
     def once() -> None:
         per.append(cp.memory_case(20_000, **kwargs)[key])
 
-    benchmark.pedantic(once, rounds=ROUNDS if mid == "mem" else 1, iterations=1)  # mem: 3 by default
+    benchmark.pedantic(once, rounds=ROUNDS if mid in cp.MEMORY_TARGET_CASES else 1, iterations=1)
     benchmark.extra_info.update(case=mid, label=label, lib="smppfast", server="sink hold",
                                 bytes_per_request=statistics.median(per), bytes_per_request_best=min(per))
     assert statistics.median(per) > 0

@@ -129,7 +129,8 @@ def test_bench_exits_1_when_some_submits_are_refused() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and a pty")
 @pytest.mark.parametrize("json_output", [False, True])
-def test_bench_ctrl_c_prints_what_was_measured_and_exits_130(json_output: bool) -> None:
+@pytest.mark.parametrize("driver", [[], ["--asyncio"]], ids=["threads", "asyncio"])
+def test_bench_ctrl_c_prints_what_was_measured_and_exits_130(json_output: bool, driver: list[str]) -> None:
     import pty
     import select
     import threading
@@ -137,7 +138,7 @@ def test_bench_ctrl_c_prints_what_was_measured_and_exits_130(json_output: bool) 
     # stderr on a pseudo-terminal, so bench shows its progress line as it does for a user;
     # --rate keeps it running for minutes unless interrupted.
     master, slave = pty.openpty()
-    extra = ["--json"] if json_output else []
+    extra = (["--json"] if json_output else []) + driver
     proc = subprocess.Popen(
         [sys.executable, "-m", "smppfast", "bench", "-n", "1000000", "--rate", "2000", *extra],
         stdin=subprocess.DEVNULL,

@@ -21,7 +21,9 @@ from smppfast.receipt import (
     ReceiptError,
     is_receipt,
     message_id_keys,
+    matching_message_ids,
     message_ids_match,
+    normalize_message_id,
     parse_receipt,
     receipt_from_pdu,
 )
@@ -497,3 +499,59 @@ def test_real_data_sm_vector() -> None:
     assert r.message_id == "m-1"
     assert r.state is MessageState.DELIVERED and r.stat == "DELIVRD"
     assert r.network_error == NetworkError(1, 0)
+
+
+# Ids as SMSCs spell them: hex or decimal, either case, leading zeros, a 0x prefix, padding, and now
+# and then something that is neither (dashes, letters past f), or too long to convert.
+_id_alphabet = st.sampled_from("0123456789abcdefABCDEF")
+_message_ids = st.one_of(
+    st.text(_id_alphabet, max_size=8),
+    st.builds(lambda zeros, digits: "0" * zeros + digits, st.integers(0, 3), st.text("0123456789", min_size=1, max_size=12)),
+    st.builds(lambda n: format(n, "X"), st.integers(0, 2**48)),
+    st.builds(str, st.integers(0, 2**48)),
+    st.builds(lambda s: "0x" + s, st.text(_id_alphabet, max_size=6)),
+    st.builds(lambda s: " " + s + " ", st.text(_id_alphabet, max_size=6)),
+    st.text("0123456789abcdefgxyz-", max_size=8),
+    st.text("0123456789", min_size=60, max_size=80),
+)
+
+
+@given(_message_ids, _message_ids)
+def test_matching_message_ids_is_message_ids_match(a: str, b: str) -> None:
+    for cross_base in (True, False):
+        expected = message_ids_match(a, b, cross_base=cross_base)
+        norm_b = normalize_message_id(b)
+        assert (bool(norm_b) and norm_b in matching_message_ids(a, cross_base=cross_base)) is expected
+
+
+@given(_message_ids)
+def test_matching_message_ids_starts_with_the_id_itself(a: str) -> None:
+    forms = matching_message_ids(a)
+    assert forms == () if not normalize_message_id(a) else forms[0] == normalize_message_id(a)
+    assert len(set(forms)) == len(forms)
+    assert all(normalize_message_id(f) == f for f in forms)
+
+
+def test_matching_message_ids_prefers_hex_of_a_decimal_receipt() -> None:
+    # "662316" is 0x0a1b2c: an SMSC that answered "0A1B2C" and reports "662316" is the usual mix-up,
+    # so that reading comes before "662316" read as hex (0x662316 = 6693654).
+    assert normalize_message_id(" 0x000A1B2C ") == "a1b2c"
+    assert matching_message_ids("662316") == ("662316", "a1b2c", "6693654")
+    assert matching_message_ids("0A1B2C") == ("a1b2c", "662316")
+    assert matching_message_ids("msg-77") == ("msg-77",)
+    assert matching_message_ids("662316", cross_base=False) == ("662316",)
+    assert matching_message_ids("  ") == ()
+
+
+_spellings = st.sampled_from(
+    [lambda n: format(n, "x"), lambda n: format(n, "X"), str, lambda n: "00" + str(n), lambda n: "0x" + format(n, "x")]
+)
+
+
+@given(st.one_of(st.integers(0, 2**64), st.integers(10**60, 2**264)), _spellings, _spellings)
+def test_matching_message_ids_for_one_number_spelled_two_ways(n: int, spell_a: Any, spell_b: Any) -> None:
+    # One value written in both bases, both sides of the 64-character cap: the ids that match.
+    a, b = spell_a(n), spell_b(n)
+    for cross_base in (True, False):
+        expected = message_ids_match(a, b, cross_base=cross_base)
+        assert (normalize_message_id(b) in matching_message_ids(a, cross_base=cross_base)) is expected

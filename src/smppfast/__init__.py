@@ -84,11 +84,14 @@ from .errors import (
     RemoteProtocolError,
     SmppError,
     SmppTimeoutError,
+    StoreError,
     TextError,
     WindowFull,
 )
+from .pool import AsyncPool, Pool
 from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt, ReceiptError, message_ids_match, parse_receipt, receipt_from_pdu
+from .stores import MemoryStore, RedisStore, SqliteStore, Store, StoredRef
 
 
 __all__ = [
@@ -148,9 +151,17 @@ __all__ = [
     "parse_receipt",
     "receipt_from_pdu",
     "message_ids_match",
+    # receipts matched to the sender's reference
+    "Store",
+    "StoredRef",
+    "MemoryStore",
+    "SqliteStore",
+    "RedisStore",
     # session
     "AsyncClient",
+    "AsyncPool",
     "Client",
+    "Pool",
     "ClientStats",
     "MessageHandle",
     "RateLimiter",
@@ -180,4 +191,5 @@ __all__ = [
     "SmppTimeoutError",
     "WindowFull",
     "ConnectionClosedError",
+    "StoreError",
 ]

@@ -24,6 +24,7 @@ _COUNTS = {"window": 1, "callback_queue": 1, "throttle_retries": 0}  # whole num
 _SECONDS_OR_NONE = ("window_timeout", "response_timeout", "enquire_link_interval", "inactivity_timeout", "rate_limit")
 _SECONDS = ("connect_timeout", "bind_timeout", "unbind_timeout", "close_timeout", "throttle_backoff",
             "throttle_max_backoff", "reconnect_max_delay", "reassembly_timeout")
+_STORE_METHODS = ("put", "get", "discard", "blocking")
 
 
 def check_options(options: Mapping[str, Any]) -> None:
@@ -44,6 +45,10 @@ def check_options(options: Mapping[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             unit = "per second" if name == "rate_limit" else "seconds"
             raise ValueError(f"{name} must be a positive number ({unit}) or None, not {value!r}")
+    store = options["store"]
+    if store is not None and not all(hasattr(store, attr) for attr in _STORE_METHODS):
+        raise TypeError(f"store must be a smppfast store (with {', '.join(_STORE_METHODS)}), "
+                        f"such as MemoryStore, SqliteStore or RedisStore; not {type(store).__name__}")
 
 
 def message_pdus(destination_addr: str, text: str, data_coding: Optional[int], method: Any,

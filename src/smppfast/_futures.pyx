@@ -5,7 +5,8 @@ token the client gave it: a :class:`~smppfast._future.SubmitFuture`. Most of tho
 futures have nobody waiting on them yet (a producer keeps a list and looks later), so
 resolving one needs no lock, no notification and no callback: ``settle`` does that in
 place for a whole received buffer, and leaves every other event for the client's Python
-code. Latencies go into the stats' :class:`LatencyRing`.
+code. Latencies go into the stats' :class:`LatencyRing`, which also counts them into the
+fixed buckets of a histogram, so the hot path pays a few comparisons and no Python call.
 
 This module knows the client's future; the session and the codec know neither.
 """
@@ -21,12 +22,25 @@ from ._window cimport ResponseReceived
 from asyncio import Future as _AsyncioFutureType
 from concurrent.futures._base import FINISHED, RUNNING
 
-__all__ = ["FutureState", "LatencyRing", "settle", "settle_asyncio", "new_futures"]
+__all__ = ["FutureState", "LATENCY_BUCKETS", "LatencyRing", "settle", "settle_asyncio", "new_futures"]
 
 cdef tuple _NO_ARGS = ()
 cdef object _AsyncioFuture = _AsyncioFutureType  # the C-accelerated asyncio.Future
 cdef object _RUNNING = RUNNING
 cdef object _FINISHED = FINISHED
+
+#: The histogram's bucket upper bounds (seconds, inclusive), Prometheus' 1-2.5-5 steps: from
+#: half a millisecond (an SMSC on the same host) to 10 s (the order of a response timeout).
+#: A latency above the last bound goes into one more bucket (Prometheus' +Inf).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+cdef enum:
+    _NBOUNDS = 14  # len(LATENCY_BUCKETS), checked below
+cdef double _BOUNDS[_NBOUNDS]
+if len(LATENCY_BUCKETS) != _NBOUNDS:
+    raise ImportError("LATENCY_BUCKETS and _NBOUNDS disagree")
+for _i, _b in enumerate(LATENCY_BUCKETS):
+    _BOUNDS[_i] = _b
+del _i, _b
 
 
 @cython.auto_pickle(False)
@@ -63,12 +77,16 @@ cdef class FutureState:
 
 @cython.final
 cdef class LatencyRing:
-    """The most recent ``capacity`` latencies (seconds), overwritten oldest first."""
+    """The most recent ``capacity`` latencies (seconds), overwritten oldest first, and a
+    histogram of every latency ever added (bucket counts by :data:`LATENCY_BUCKETS`, and
+    their sum), which the ring's overwriting never forgets."""
 
     cdef double *_buf
     cdef readonly Py_ssize_t capacity
     cdef Py_ssize_t _count
     cdef Py_ssize_t _pos
+    cdef unsigned long long _buckets[_NBOUNDS + 1]
+    cdef double _sum
 
     def __cinit__(self, Py_ssize_t capacity=65536):
         if capacity < 1:
@@ -77,17 +95,38 @@ cdef class LatencyRing:
         if self._buf == NULL:
             raise MemoryError()
         self.capacity = capacity
+        self._reset_histogram()
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
 
-    cdef inline void _add(self, double seconds) noexcept:
+    cdef inline void _reset_histogram(self) noexcept:
+        cdef Py_ssize_t i
+        for i in range(_NBOUNDS + 1):
+            self._buckets[i] = 0
+        self._sum = 0.0
+
+    cdef inline void _keep(self, double seconds) noexcept:
         self._buf[self._pos] = seconds
         self._pos += 1
         if self._pos == self.capacity:
             self._pos = 0
         if self._count < self.capacity:
             self._count += 1
+
+    cdef inline void _add(self, double seconds) noexcept:
+        # The first bound >= seconds (bounds are inclusive, as Prometheus' "le"); NaN
+        # compares false everywhere and lands above the last bound.
+        cdef Py_ssize_t lo = 0, hi = _NBOUNDS, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if seconds <= _BOUNDS[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        self._buckets[lo] += 1
+        self._sum += seconds
+        self._keep(seconds)
 
     def add(self, double seconds):
         """Record one latency."""
@@ -101,9 +140,27 @@ cdef class LatencyRing:
         cdef Py_ssize_t i, start = 0 if self._count < self.capacity else self._pos
         return [self._buf[(start + i) % self.capacity] for i in range(self._count)]
 
+    def histogram(self):
+        """``(counts, sum)``: how many latencies fell in each bucket (not cumulative; one more
+        than ``LATENCY_BUCKETS``, the last above every bound) and their sum, read together."""
+        cdef Py_ssize_t i
+        return [self._buckets[i] for i in range(_NBOUNDS + 1)], self._sum
+
+    def merge(self, LatencyRing other not None):
+        """Add ``other``'s histogram to this one, and its held latencies (oldest first) to
+        this ring. One C call under the GIL: ``other`` is read as of one instant."""
+        cdef Py_ssize_t i, start = 0 if other._count < other.capacity else other._pos
+        for i in range(_NBOUNDS + 1):
+            self._buckets[i] += other._buckets[i]
+        self._sum += other._sum
+        for i in range(other._count):
+            self._keep(other._buf[(start + i) % other.capacity])
+
     def clear(self):
+        """Forget the held latencies and the histogram."""
         self._count = 0
         self._pos = 0
+        self._reset_histogram()
 
 
 def new_futures(type cls, list pdus, Py_ssize_t start, Py_ssize_t stop):

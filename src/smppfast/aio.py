@@ -50,6 +50,7 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._futures import settle_asyncio
+from ._refs import async_on_receipt, remember
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
@@ -76,6 +77,7 @@ from .events import (
 )
 from .reassembly import Reassembler
 from .session import Session
+from .stores import MemoryStore, Store
 
 __all__ = ["AsyncClient"]
 
@@ -127,6 +129,7 @@ class AsyncClient:
         callback_queue: int = 1000,
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
+        store: Optional[Store] = None,
     ) -> None:
         check_options(locals())
         self.host = host
@@ -150,6 +153,10 @@ class AsyncClient:
         self.throttle_backoff = throttle_backoff
         self.throttle_max_backoff = throttle_max_backoff
         self.ssl_context = ssl_context
+        #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
+        self.store: Store = store if store is not None else MemoryStore()
+        #: Names this bind in logs and metrics (a pool numbers its members).
+        self.label = f"{host}:{port}"
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
@@ -157,7 +164,7 @@ class AsyncClient:
         self.reconnect = reconnect
         self.reconnect_max_delay = reconnect_max_delay
         self._reconnect_task: Optional[asyncio.Task[None]] = None
-        self.stats = ClientStats()
+        self.stats = ClientStats(self)
         self.reassembler = Reassembler(max_age=reassembly_timeout)
         self._session: Optional[Session] = None
         self._transport: Optional[asyncio.Transport] = None
@@ -187,6 +194,16 @@ class AsyncClient:
         state = self._session.state.name if self._session else "NEW"
         return f"<AsyncClient {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
 
+    @property
+    def on_receipt(self) -> Optional[Callback]:
+        """Called (or awaited) with each delivery receipt, ``.ref`` set when the store matched it."""
+        return self._user_on_receipt
+
+    @on_receipt.setter
+    def on_receipt(self, callback: Optional[Callback]) -> None:
+        self._user_on_receipt = callback
+        self._on_receipt = async_on_receipt(self.store, callback)
+
     async def __aenter__(self) -> "AsyncClient":
         await self.connect()
         return self
@@ -197,6 +214,17 @@ class AsyncClient:
     @property
     def bound(self) -> bool:
         return self._session is not None and self._session.is_bound and not self._closing
+
+    @property
+    def window_free(self) -> int:
+        """Requests a submit could send now without waiting: room in the window, within the rate
+        limit (0 while unbound, throttled or closing)."""
+        session = self._session
+        if (session is None or not session.is_bound or self._closing or self._retry
+                or self._slot_waiters or _now() < self._paused_until):
+            return 0
+        room = session.window_free
+        return room if self.rate_limiter is None else min(room, self.rate_limiter.available())
 
     @property
     def in_flight(self) -> int:
@@ -364,31 +392,37 @@ class AsyncClient:
             if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
-    def _send(self, session: Session, pdu: Pdu) -> "asyncio.Future[Pdu]":
+    def _send(self, session: Session, pdu: Pdu, on_done: Optional[Callable[[Any], None]] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
+        if on_done is not None:
+            fut.add_done_callback(on_done)
         session.send(pdu, _now(), fut)
         self.stats.submitted += 1
         self._schedule_flush()
         return fut
 
     @overload
-    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitSmResp: ...
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitSmResp: ...
     @overload
-    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> DataSmResp: ...
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> DataSmResp: ...
     @overload
-    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitMultiResp: ...
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitMultiResp: ...
     @overload
-    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> QuerySmResp: ...
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> QuerySmResp: ...
     @overload
-    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> CancelSmResp: ...
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> CancelSmResp: ...
     @overload
-    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> ReplaceSmResp: ...
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> ReplaceSmResp: ...
     @overload
-    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Pdu: ...
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Pdu: ...
 
-    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> Any:
-        """Send a request and return its response PDU (raising as ``Client``'s futures do)."""
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Any:
+        """Send a request and return its response PDU (raising as ``Client``'s futures do).
+
+        With ``ref``, the response's message id is kept in ``store`` so its receipt reaches
+        ``on_receipt`` with ``.ref`` (also when the awaiting task was cancelled meanwhile).
+        """
         if self.rate_limiter is not None:
             wait = self.rate_limiter.reserve()
             if wait > 0:
@@ -397,7 +431,7 @@ class AsyncClient:
         if (session is None or not session.is_bound or session.window_free <= 0 or self._slot_waiters
                 or self._retry or self._closing or _now() < self._paused_until):
             session = await self._slot(timeout)
-        return await self._send(session, pdu)
+        return await self._send(session, pdu, None if ref is None else remember(self.store, ref, 1))
 
     @overload
     async def submit_many(
@@ -412,6 +446,10 @@ class AsyncClient:
         As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
         ones after it; a closed client raises.
         """
+        return await self._submit_many(pdus, timeout, None)
+
+    async def _submit_many(self, pdus: Iterable[Pdu], timeout: Optional[float],
+                           on_done: Optional[Callable[[Any], None]]) -> "list[asyncio.Future[Any]]":
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
         assert self._loop is not None
@@ -429,6 +467,9 @@ class AsyncClient:
                         await asyncio.sleep(wait)
                         continue
                 batch = [loop.create_future() for _ in range(count)]
+                if on_done is not None:  # watched before they are sent
+                    for fut in batch:
+                        fut.add_done_callback(on_done)
                 before = session.in_flight
                 try:
                     session.send_batch(pending, i, batch, _now())
@@ -446,11 +487,15 @@ class AsyncClient:
         return futures
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
-                           method: str = "udh", reference: Optional[int] = None,
+                           method: str = "udh", reference: Optional[int] = None, ref: Optional[str] = None,
                            **fields: Any) -> list[SubmitSmResp]:
-        """Split, submit and return one response per part (the first failure raises)."""
+        """Split, submit and return one response per part (the first failure raises).
+
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        """
         pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        futures = await self.submit_many(pdus)
+        on_done = None if ref is None else remember(self.store, ref, len(pdus))
+        futures = await self._submit_many(pdus, None, on_done)
         return list(await asyncio.gather(*futures))
 
     # -- I/O ----------------------------------------------------------------------
@@ -569,8 +614,8 @@ class AsyncClient:
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
-                stats.receipts += 1
-                self._to_callback("on_receipt", self.on_receipt, ev.receipt, ev.request)
+                stats.count_receipt(ev.receipt)
+                self._to_callback("on_receipt", self._on_receipt, ev.receipt, ev.request)
             elif t is MessageReceived:
                 stats.received += len(ev.message.parts)
                 self._to_callback("on_message", self.on_message, ev.message, ev.request)

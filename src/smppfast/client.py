@@ -63,7 +63,8 @@ from ._codec import (
 )
 from ._future import SubmitFuture, set_wait_hook
 from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
-from ._futures import LatencyRing, new_futures, settle
+from ._futures import new_futures, settle
+from ._refs import remember, threaded_on_receipt
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -93,6 +94,8 @@ from .reassembly import CompleteMessage, IncompleteMessage, Reassembler
 from .receipt import DeliveryReceipt
 from ._tls import TlsSocket
 from .session import Session
+from .stats import ClientStats  # its home is stats.py; importable from here as before
+from .stores import MemoryStore, Store
 
 # What the client reads and writes: a plain socket, or TLS over one (see _tls.py).
 _Transport = Union[socket.socket, TlsSocket]
@@ -105,7 +108,6 @@ _monotonic = time.monotonic
 _RECV_SIZE = 64 * 1024  # below malloc's mmap threshold: a larger buffer costs page faults per recv
 # Octets queued for an SMSC that does not read them, past which the reader stops reading.
 _MAX_OUTPUT = 1 << 20
-_LATENCY_SAMPLES = 65536
 
 
 class RateLimiter:
@@ -140,6 +142,11 @@ class RateLimiter:
             self._tokens -= granted
             return granted, (0.0 if granted else (1.0 - self._tokens) / self.rate)
 
+    def available(self) -> int:
+        """Tokens there are now (a look, taking none): what could go without waiting."""
+        with self._lock:
+            return int(min(self.burst, self._tokens + (self._clock() - self._stamp) * self.rate))
+
     def acquire(self, n: int = 1) -> None:
         wait = self.reserve(n)
         if wait > 0:
@@ -171,42 +178,6 @@ class MessageHandle(list[SubmitFuture[SubmitSmResp]]):
     def message_ids(self, timeout: Optional[float] = None) -> list[str]:
         """The SMSC's message_id of every part, in order (waits like ``result``)."""
         return [response.message_id for response in self.result(timeout)]
-
-
-class ClientStats:
-    """Counters a user can read at any time (plain attributes; updated under the client lock)."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
-        self.responses: collections.Counter[int] = collections.Counter()
-        self.throttled = 0
-        self.timeouts = 0
-        self.failed = 0
-        self.reconnects = 0
-        self.received = 0
-        self.receipts = 0
-        self.receipts_malformed = 0
-        #: The most recent submit-to-response latencies of successful responses (one owner:
-        #: the client's reader records into it under the client lock).
-        self.latency = LatencyRing(_LATENCY_SAMPLES)
-
-    def latency_samples(self) -> list[float]:
-        """A copy of the recent submit-to-response latencies (seconds), for pooling across clients."""
-        return self.latency.samples()
-
-    def latency_percentiles(self, *quantiles: float) -> list[float]:
-        """Submit-to-response latency (seconds) at each quantile in [0, 1], over recent responses."""
-        data = sorted(self.latency.samples())
-        if not data:
-            return [float("nan")] * len(quantiles)
-        return [data[min(len(data) - 1, int(q * len(data)))] for q in quantiles]
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientStats(submitted={self.submitted}, responses={dict(self.responses)}, "
-            f"throttled={self.throttled}, timeouts={self.timeouts}, failed={self.failed}, "
-            f"reconnects={self.reconnects}, received={self.received}, receipts={self.receipts})"
-        )
 
 
 class Client:
@@ -255,6 +226,7 @@ class Client:
         on_incomplete: Optional[Callable[[IncompleteMessage], None]] = None,
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
+        store: Optional[Store] = None,
     ) -> None:
         check_options(locals())
         self.host = host
@@ -280,10 +252,14 @@ class Client:
         self.reconnect = reconnect
         self.reconnect_max_delay = reconnect_max_delay
         self.ssl_context = ssl_context
+        #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
+        self.store: Store = store if store is not None else MemoryStore()
+        #: Names this bind in logs and metrics (a pool numbers its members).
+        self.label = f"{host}:{port}"
         self.on_message = on_message
         self.on_receipt = on_receipt
         self.on_incomplete = on_incomplete
-        self.stats = ClientStats()
+        self.stats = ClientStats(self)
         #: One for the client's life, handed to every session: parts that straddle a
         #: reconnect still meet.
         self.reassembler = Reassembler(max_age=reassembly_timeout)
@@ -328,6 +304,16 @@ class Client:
     def __repr__(self) -> str:
         state = self._session.state.name if self._session else "NEW"
         return f"<Client {self.system_id}@{self.host}:{self.port} {self.bind_type} {state}>"
+
+    @property
+    def on_receipt(self) -> Optional[Callable[[DeliveryReceipt], Optional[int]]]:
+        """Called with each delivery receipt, ``.ref`` set when the store matched it."""
+        return self._user_on_receipt
+
+    @on_receipt.setter
+    def on_receipt(self, callback: Optional[Callable[[DeliveryReceipt], Optional[int]]]) -> None:
+        self._user_on_receipt = callback
+        self._on_receipt = threaded_on_receipt(self.store, callback)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -534,34 +520,50 @@ class Client:
         session = self._session
         return session.in_flight if session is not None else 0
 
+    @property
+    def window_free(self) -> int:
+        """Requests a submit could send now without waiting: room in the window, within the
+        rate limit (0 while unbound or throttled)."""
+        session = self._open_session
+        if session is None or not self._bound:
+            return 0
+        room = session.window_free
+        return room if self.rate_limiter is None else min(room, self.rate_limiter.available())
+
     # -- submitting ---------------------------------------------------------------
 
     @overload
-    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitSmResp]: ...
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
     @overload
-    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None) -> SubmitFuture[DataSmResp]: ...
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
     @overload
-    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
     @overload
-    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None) -> SubmitFuture[QuerySmResp]: ...
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
     @overload
-    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None) -> SubmitFuture[CancelSmResp]: ...
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
     @overload
-    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
     @overload
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Pdu]: ...
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
 
-    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None) -> SubmitFuture[Any]:
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """Send a request; the Future resolves to its response PDU.
 
         Blocks while the window is full, for at most ``timeout`` (default ``window_timeout``),
-        then raises ``WindowFull``. Safe from any number of threads.
+        then raises ``WindowFull``. Safe from any number of threads. With ``ref``, the message id
+        of the response is kept in ``store`` so its receipt reaches ``on_receipt`` with ``.ref``.
         """
+        return self._submit(pdu, timeout, None if ref is None else remember(self.store, ref, 1))
+
+    def _submit(self, pdu: Pdu, timeout: Optional[float], on_done: Optional[Callable[[Any], None]]) -> SubmitFuture[Any]:
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
         direct = b""
         sock = None
         fut: SubmitFuture[Any] = SubmitFuture(pdu)
+        if on_done is not None:
+            fut.add_done_callback(on_done)  # before it is sent: settle then leaves it to Python
         with self._lock:
             session = self._open_session
             if session is None or session.window_free <= 0:
@@ -668,15 +670,31 @@ class Client:
         data_coding: Optional[int] = None,
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
+        ref: Optional[str] = None,
         **fields: Any,
     ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
         """
         pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        return MessageHandle(self.submit_many(pdus))
+        if ref is None:
+            return MessageHandle(self.submit_many(pdus))
+        # One by one, each future watched before it is sent: the store holds every part's id
+        # before its receipt can be read (parts keep their order as submit_many's would).
+        futures: list[SubmitFuture[SubmitSmResp]] = []
+        for pdu in pdus:
+            try:
+                futures.append(self._submit(pdu, None, remember(self.store, ref, len(pdus))))
+            except Exception as exc:  # as submit_many: this part and the rest fail, visibly
+                for rest in pdus[len(futures):]:
+                    failed: SubmitFuture[SubmitSmResp] = SubmitFuture(rest)
+                    failed.set_exception(exc)
+                    futures.append(failed)
+                break
+        return MessageHandle(futures)
 
     def _wait_for_slot(self, timeout: Optional[float]) -> Session:
         """Called with the lock held: a bound session with a free window slot, or raise."""
@@ -934,8 +952,8 @@ class Client:
                     fut.set_exception(CommandStatusError(status, response))
             elif t is ReceiptReceived:
                 with self._lock:
-                    stats.receipts += 1
-                self._to_callback("on_receipt", self.on_receipt, ev.receipt, session, ev.request)
+                    stats.count_receipt(ev.receipt)
+                self._to_callback("on_receipt", self._on_receipt, ev.receipt, session, ev.request)
             elif t is MessageReceived:
                 with self._lock:
                     stats.received += len(ev.message.parts)  # the deliver_sm it took

@@ -23,6 +23,7 @@ __all__ = [
     "SmppTimeoutError",
     "WindowFull",
     "ConnectionClosedError",
+    "StoreError",
 ]
 
 
@@ -166,6 +167,11 @@ class ConnectionClosedError(SmppError, ConnectionError):
     def __init__(self, message: str = "connection closed", *, maybe_accepted: bool = False) -> None:
         super().__init__(message)
         self.maybe_accepted = maybe_accepted
+
+
+class StoreError(SmppError, RuntimeError):
+    """A message-reference store (:mod:`smppfast.stores`) cannot do what was asked: it is closed,
+    or its database or server failed (the backend's own exception is the ``__cause__``)."""
 
 
 def _format_status(status: int) -> str:

@@ -45,6 +45,8 @@ __all__ = [
     "is_receipt",
     "message_ids_match",
     "message_id_keys",
+    "normalize_message_id",
+    "matching_message_ids",
     "STAT_TO_STATE",
     "STATE_TO_STAT",
 ]
@@ -118,7 +120,8 @@ class DeliveryReceipt:
     SMSC's local time, as receipts carry no time zone; two-digit years are taken as 20YY.
     ``submitted_count`` and ``delivered_count`` are the ``sub:`` and ``dlvrd:`` counts. ``extra`` holds
     unknown ``key:value`` pairs (keys lower-cased). ``raw`` is the receipt text as received, without
-    surrounding padding (empty when everything came from TLVs).
+    surrounding padding (empty when everything came from TLVs). ``ref`` is the sender's reference,
+    filled in by a client that matched the receipt to its submit (see ``store=``).
     """
 
     message_id: str
@@ -134,6 +137,9 @@ class DeliveryReceipt:
     raw: str = ""
     # dicts are unhashable: leave them out of the hash so a receipt can still go in a set.
     extra: dict[str, str] = field(default_factory=dict, hash=False)
+    #: The sender's own reference, given as ``ref=`` to ``submit`` or ``send_message``, when the
+    #: client's (or pool's) store still held this message id; ``None`` otherwise.
+    ref: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -407,6 +413,47 @@ _MAX_NUMERIC_ID = 64
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
+def normalize_message_id(message_id: str) -> str:
+    """``message_id`` in its canonical spelling: surrounding spaces, case, a ``0x`` prefix and leading
+    zeros removed (``" 0x00A1B2"`` -> ``"a1b2"``, ``"000"`` -> ``"0"``); ``""`` for an empty id.
+
+    Ids with the same canonical spelling always match (:func:`message_ids_match`). An index of
+    submitted ids keyed by this spelling finds a receipt's id through :func:`matching_message_ids`.
+    """
+    s = message_id.strip().lower()
+    if s.startswith("0x"):
+        s = s[2:]
+    return (s.lstrip("0") or "0") if s else ""
+
+
+def matching_message_ids(message_id: str, *, cross_base: bool = True) -> tuple[str, ...]:
+    """The canonical spellings (:func:`normalize_message_id`) of every id that matches ``message_id``.
+
+    Exactly: ``message_ids_match(a, b)`` is ``normalize_message_id(b) in matching_message_ids(a)``
+    (for a non-empty ``b``), so an index keyed by canonical spelling needs one lookup per item and
+    no more than one entry per submitted id. The order is the likelihood of each reading: the id as
+    it is; then, for an all-digit id, its decimal value in hex (the SMSC answered submit_sm in hex and
+    reports the receipt in decimal, the common mix-up); then its value read as hex, in decimal.
+    Empty for an empty id. See :func:`message_ids_match` for the ambiguity of all-digit ids.
+    """
+    norm = normalize_message_id(message_id)
+    if not norm:
+        return ()
+    if not cross_base or len(norm) > _MAX_NUMERIC_ID or not set(norm) <= _HEX_DIGITS:
+        return (norm,)
+    forms = [norm]
+    # Both conversions must give an id that is itself within the cap, as message_id_keys requires
+    # of the other side.
+    if norm.isdigit():
+        as_hex = format(int(norm), "x")
+        if len(as_hex) <= _MAX_NUMERIC_ID and as_hex not in forms:
+            forms.append(as_hex)
+    as_decimal = str(int(norm, 16))
+    if len(as_decimal) <= _MAX_NUMERIC_ID and as_decimal not in forms:
+        forms.append(as_decimal)
+    return tuple(forms)
+
+
 def message_id_keys(message_id: str, *, cross_base: bool = True) -> frozenset[str]:
     """Lookup keys for ``message_id``: two ids match when their key sets intersect.
 
@@ -414,13 +461,12 @@ def message_id_keys(message_id: str, *, cross_base: bool = True) -> frozenset[st
     The keys are the id lower-cased with leading zeros removed (``"s:..."``), and, with
     ``cross_base``, its integer value read as hexadecimal and, if it is all digits, as decimal
     (``"n:..."``). See :func:`message_ids_match` for the rule these keys implement.
+    :func:`normalize_message_id` with :func:`matching_message_ids` implement the same rule with one
+    key per id, which is cheaper for an index that grows with every submit.
     """
-    s = message_id.strip().lower()
-    if s.startswith("0x"):
-        s = s[2:]
-    if not s:
+    norm = normalize_message_id(message_id)
+    if not norm:
         return frozenset()
-    norm = s.lstrip("0") or "0"
     keys = {"s:" + norm}
     if cross_base and len(norm) <= _MAX_NUMERIC_ID and set(norm) <= _HEX_DIGITS:
         keys.add("n:" + str(int(norm, 16)))

@@ -368,6 +368,7 @@ class Simulator:
         credentials: Optional[Mapping[str, str]] = None,
         faults: Optional[Faults] = None,
         receipt_delay: float = 0.0,
+        receipts_elsewhere: bool = False,
         record: int = 10_000,
         window: int = 1000,
         response_timeout: Optional[float] = 30.0,
@@ -401,6 +402,8 @@ class Simulator:
         if faults is not None and not isinstance(faults, Faults):
             raise TypeError(f"{where}: faults must be a Faults (or None), not {type(faults).__name__} {faults!r}")
         receipt_delay = _seconds_arg(where, "receipt_delay", receipt_delay)
+        if not isinstance(receipts_elsewhere, bool):
+            raise TypeError(f"{where}: receipts_elsewhere must be a bool, not {receipts_elsewhere!r}")
         record = _int_arg(where, "record", record, 0)
         window = _int_arg(where, "window", window, 1)
         response_timeout = _optional_seconds_arg(where, "response_timeout", response_timeout)
@@ -418,6 +421,8 @@ class Simulator:
         self.credentials = credentials
         self._faults = faults if faults is not None else Faults()
         self._receipt_delay = receipt_delay
+        self.receipts_elsewhere = receipts_elsewhere
+        self._receipt_turn = 0
         self.received: Deque[_codec.Pdu] = collections.deque(maxlen=record or None)
         self._record = record > 0
         self._session_args: dict[str, Any] = {
@@ -1288,8 +1293,16 @@ class Simulator:
             self._commands.append((lambda: self._send_receipt(conn, req, message_id, submit_date), conn))
 
     def _send_receipt(self, conn: _Conn, req: Any, message_id: str, submit_date: str) -> None:
-        # The submitting connection if it can receive, else a receiver of the same system_id.
-        if conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
+        # The submitting connection if it can receive, else a receiver of the same system_id;
+        # with receipts_elsewhere, another of its receivers in turn (as SMSCs that spread
+        # receipts over an account's binds do).
+        elsewhere = self.receipts_elsewhere and [
+            c for c in self._receivers(conn.session.peer_system_id) if c is not conn
+        ]
+        if elsewhere:
+            self._receipt_turn += 1
+            conn = elsewhere[self._receipt_turn % len(elsewhere)]
+        elif conn.session.bind_type != "transceiver" or conn.closing or conn.sock.fileno() < 0:
             targets = self._receivers(conn.session.peer_system_id)
             if not targets:
                 self.tally["receipts_undeliverable"] += 1

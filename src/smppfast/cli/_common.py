@@ -4,12 +4,13 @@ the password, TLS and bind helpers, and the names given to statuses and receipts
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
 import ssl
 import sys
-from typing import Callable, NoReturn, Optional, TypeAlias, TypeVar
+from typing import Callable, Iterator, NoReturn, Optional, TypeAlias, TypeVar
 
 from .. import _layout
 from ..client import Client
@@ -206,6 +207,20 @@ def _check_cstr(what: str, value: str, command: str, field: str, *, secret: bool
         raise CliError(f"{what} has a character{char} that SMPP cannot carry in {field} (Latin-1 only)") from None
 
 
+def _endpoint_arg(text: str) -> tuple[str, int]:
+    """An argparse type: ``HOST:PORT`` (``[v6addr]:PORT`` for IPv6)."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, _port_arg(1)(port)
+
+
+def endpoints(args: argparse.Namespace) -> list[tuple[str, int]]:
+    """The SMSCs a command binds to: every ``--smsc``, else ``--host``/``--port``."""
+    return list(args.smsc) if args.smsc else [(args.host, args.port)]
+
+
 def _check_bind_options(args: argparse.Namespace) -> None:
     """``--system-id`` and ``--system-type`` against the bind PDU's layout."""
     _check_cstr("--system-id", args.system_id, "BindTransceiver", "system_id")
@@ -235,6 +250,10 @@ def _add_link_options(p: argparse.ArgumentParser, *, host_default: Optional[str]
     else:
         g.add_argument("--host", default=host_default, help="SMSC host (default: %(default)s)")
     g.add_argument("--port", type=_port_arg(1), default=2775, help="SMSC port (default: %(default)s)")
+    g.add_argument("--smsc", type=_endpoint_arg, action="append", metavar="HOST:PORT",
+                   help="an SMSC to bind to, instead of --host/--port; repeat it for a pool over several hosts")
+    g.add_argument("--binds", type=_positive_int, default=1, metavar="N",
+                   help="binds to each SMSC, sending as one pool (default: %(default)s)")
     g.add_argument("--system-id", default="smppfast", help="bind system_id (default: %(default)s)")
     g.add_argument(
         "--password-env",
@@ -300,9 +319,15 @@ def _ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
 
 def _connect(client: Client) -> None:
     """Bind, turning each way it can fail into a one-line CliError with its exit code."""
-    where = f"{client.host}:{client.port}"
-    try:
+    with bind_errors(f"{client.host}:{client.port}"):
         client.connect()
+
+
+@contextlib.contextmanager
+def bind_errors(where: str) -> Iterator[None]:
+    """Turn each way a connect-and-bind to ``where`` can fail into a one-line CliError (any driver)."""
+    try:
+        yield
     except BindError as err:
         raise CliError(f"bind refused by {where}: {format_status(err.status)}", EXIT_BIND_REFUSED) from None
     except SmppTimeoutError:

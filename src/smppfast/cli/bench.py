@@ -26,7 +26,9 @@ import smppfast
 from .. import __version__
 from .._codec import Pdu, SubmitSm
 from .._text import split_text
+from ..aio import AsyncClient
 from ..client import Client
+from ..pool import Pool
 from ..constants import Status, Ton, format_status
 from ..errors import CommandStatusError, TextError
 from ._common import (
@@ -39,7 +41,8 @@ from ._common import (
     _check_bind_options,
     _check_cstr,
     _check_destination,
-    _connect,
+    bind_errors,
+    endpoints,
     _data_coding_arg,
     _out,
     _password,
@@ -121,27 +124,50 @@ def _stop_process(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-class _Worker(threading.Thread):
+class Tally:
+    """What one submitter saw: how many it sent and settled, by status and by error."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sent = 0
+        self.done = 0
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.aborted: Optional[str] = None
+        #: Set on Ctrl-C: submit no more, wait for nothing.
+        self.stopping = False
+
+    def record(self, exc: Optional[BaseException]) -> None:
+        """Count one settled submit: ``exc`` is its future's exception (``None``: accepted)."""
+        self.done += 1
+        if exc is None:
+            self.statuses[0] += 1
+        elif isinstance(exc, CommandStatusError):
+            self.statuses[int(exc.status)] += 1
+        else:
+            self.errors[type(exc).__name__] += 1
+
+    def abort(self, err: Exception) -> None:
+        """The link dropped or the window never freed: this submitter stops."""
+        if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
+            self.errors[type(err).__name__] += 1
+            self.aborted = f"{type(err).__name__}: {err}"
+
+
+class _Worker(threading.Thread, Tally):
     """Submits ``count`` PDUs through one client, keeping a bounded FIFO of pending futures.
 
     Responses come back nearly in order, so settling from the head of a deque costs O(1)
     per submit, where ``concurrent.futures.wait`` over the whole set would cost O(pending).
     """
 
-    def __init__(self, client: Client, templates: Sequence[Pdu], count: int, limit: int, batch: int) -> None:
-        super().__init__(name="smppfast-bench", daemon=True)
+    def __init__(self, client: Client | Pool, templates: Sequence[Pdu], count: int, limit: int, batch: int) -> None:
+        threading.Thread.__init__(self, name="smppfast-bench", daemon=True)
+        Tally.__init__(self, count)
         self.client = client
         self.templates = templates
-        self.count = count
         self.limit = limit
         self.batch = batch
-        self.sent = 0
-        self.done = 0
-        self.statuses: collections.Counter[int] = collections.Counter()
-        self.errors: collections.Counter[str] = collections.Counter()
-        self.aborted: Optional[str] = None
-        #: Set from the main thread on Ctrl-C: submit no more, wait for nothing.
-        self.stopping = False
 
     def run(self) -> None:
         pending: collections.deque[Any] = collections.deque()
@@ -167,15 +193,12 @@ class _Worker(threading.Thread):
                     self.sent += 1
                     if len(pending) >= limit:
                         self._settle(pending, limit - 1)
-        except Exception as err:  # the link dropped or the window never freed: stop this worker
-            if not self.stopping:  # after Ctrl-C, a failure is the interrupt's doing, not the SMSC's
-                self.errors[type(err).__name__] += 1
-                self.aborted = f"{type(err).__name__}: {err}"
+        except Exception as err:
+            self.abort(err)
         self._settle(pending, 0)
 
     def _settle(self, pending: collections.deque[Any], keep: int) -> None:
         """Read every finished future at the head; block on the head until at most ``keep`` remain."""
-        statuses = self.statuses
         while pending and not self.stopping:
             fut = pending[0]
             if len(pending) <= keep and not fut.done():
@@ -184,16 +207,10 @@ class _Worker(threading.Thread):
             if self.stopping:  # Ctrl-C came while waiting: the summary is being taken
                 return
             pending.popleft()
-            self.done += 1
-            if exc is None:
-                statuses[0] += 1
-            elif isinstance(exc, CommandStatusError):
-                statuses[int(exc.status)] += 1
-            else:
-                self.errors[type(exc).__name__] += 1
+            self.record(exc)
 
 
-def _percentiles(clients: Sequence[Client], quantiles: Sequence[float]) -> list[float]:
+def _percentiles(clients: Sequence[Client | AsyncClient], quantiles: Sequence[float]) -> list[float]:
     if len(clients) == 1:
         return clients[0].stats.latency_percentiles(*quantiles)
     # Percentiles do not combine; pool the recent samples of every connection instead.
@@ -217,16 +234,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _check_destination("--dest", args.dest, Ton.UNKNOWN, ton_option=None)
     _check_cstr("--source-addr", args.source_addr, "SubmitSm", "source_addr")
     proc: Optional[subprocess.Popen[str]] = None
-    if args.host is None:
+    if args.host is None and not args.smsc:
         proc, host, port = _spawn_simulator()
         password = ""
+        where = [(host, port)]
         target = f"{host}:{port} (built-in simulator, separate process)"
     else:
-        host, port = args.host, args.port
+        where = endpoints(args)
         password = _password(args)
-        target = f"{host}:{port}"
+        target = ", ".join(f"{h}:{p}" for h, p in where)
     try:
-        return _run_bench(args, host, port, password, target)
+        return _run_bench(args, where, password, target)
     finally:
         if proc is not None:
             _stop_process(proc)
@@ -255,7 +273,37 @@ def _describe(name: str) -> str:
     return format_status(Status[name]) if name in Status.__members__ else name
 
 
-def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, target: str) -> int:
+def sender_options(args: argparse.Namespace, password: str, binds: int) -> dict[str, Any]:
+    """What every one of the benchmark's ``binds`` is built with (either driver, one bind or a pool)."""
+    return dict(
+        system_id=args.system_id,
+        password=password,
+        system_type=args.system_type,
+        bind_type=args.bind,
+        window=args.window,
+        response_timeout=args.timeout,
+        rate_limit=args.rate / binds if args.rate is not None else None,
+        ssl_context=_ssl_context(args),
+    )
+
+
+def bind_figures(members: Sequence[Client | AsyncClient]) -> list[dict[str, Any]]:
+    """Per bind of a pool: what it carried and how fast it was answered."""
+    out = []
+    for m in members:
+        p50, p99 = m.stats.latency_percentiles(0.5, 0.99)
+        out.append({
+            "bind": m.label,
+            "submitted": m.stats.submitted,
+            "accepted": m.stats.responses.get(0, 0),
+            "reconnects": m.stats.reconnects,
+            "latency_ms": {"p50": None if math.isnan(p50) else round(p50 * 1000.0, 3),
+                           "p99": None if math.isnan(p99) else round(p99 * 1000.0, 3)},
+        })
+    return out
+
+
+def _run_bench(args: argparse.Namespace, where: list[tuple[str, int]], password: str, target: str) -> int:
     try:
         parts = split_text(args.text, data_coding=args.data_coding)
     except (TextError, ValueError) as err:
@@ -271,33 +319,34 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, ta
         )
         for part in parts
     ]
-    threads = args.threads or args.binds
-    clients = [
-        Client(
-            host,
-            port,
-            system_id=args.system_id,
-            password=password,
-            system_type=args.system_type,
-            bind_type=args.bind,
-            window=args.window,
-            response_timeout=args.timeout,
-            rate_limit=args.rate / args.binds if args.rate is not None else None,
-            ssl_context=_ssl_context(args),
-        )
-        for _ in range(args.binds)
-    ]
-    opened: list[Client] = []
+    if args.asyncio or args.uvloop:
+        if args.threads is not None:
+            raise CliError("--threads is for the threaded client; with --asyncio or --uvloop use --tasks")
+        from ._bench_async import run_async_bench
+
+        return run_async_bench(args, where, password, target, templates)
+    if args.tasks is not None:
+        raise CliError("--tasks needs --asyncio or --uvloop")
+    binds = len(where) * args.binds
+    threads = args.threads or binds
+    options = sender_options(args, password, binds)
+    sender: Client | Pool
+    if binds == 1:  # one bind: the client itself, as a user with one bind has it
+        sender = Client(*where[0], **options)
+        members: list[Client] = [sender]
+    else:  # a bench of several binds runs as one sender would: a pool (no reconnect: failures show)
+        sender = Pool(where, binds=args.binds, reconnect=False, **options)
+        members = sender.members
+    opened: Optional[Client | Pool] = None
     try:
-        for c in clients:
-            _connect(c)
-            opened.append(c)
-        # Each thread may hold twice its share of its client's window: enough that it never
-        # starves the window while it reads results, bounded so memory stays flat for any -n.
-        per_client = -(-threads // args.binds)
-        limit = max(2 * args.window // per_client, 2, args.batch + 1)
+        with bind_errors(target):
+            sender.connect()
+        opened = sender
+        # Each thread may hold twice its share of the windows: enough that it never starves
+        # them while it reads results, bounded so memory stays flat for any -n.
+        limit = max(2 * args.window * binds // threads, 2, args.batch + 1)
         counts = [args.n // threads + (1 if i < args.n % threads else 0) for i in range(threads)]
-        workers = [_Worker(clients[i % args.binds], templates, counts[i], limit, args.batch) for i in range(threads)]
+        workers = [_Worker(sender, templates, counts[i], limit, args.batch) for i in range(threads)]
         show = sys.stderr.isatty() and not args.json and not args.no_progress
         interrupted = False
         start = time.perf_counter()
@@ -328,22 +377,23 @@ def _run_bench(args: argparse.Namespace, host: str, port: int, password: str, ta
         if show:
             sys.stderr.write("\r" + " " * 79 + "\r")
             sys.stderr.flush()
-        result = _result(args, workers, opened, elapsed, interrupted, target, len(templates))
+        result = _result(args, workers, members, elapsed, interrupted, target, len(templates))
         # Printed before the unbind: a second Ctrl-C while closing loses nothing measured.
         return _report(args, result)
     finally:
-        for c in reversed(opened):
-            c.close()
+        if opened is not None:
+            opened.close()
 
 
 def _result(
     args: argparse.Namespace,
-    workers: Sequence[_Worker],
-    clients: Sequence[Client],
+    workers: Sequence[Tally],
+    clients: Sequence[Client | AsyncClient],
     elapsed: float,
     interrupted: bool,
     target: str,
     parts: int,
+    driver: str = "threads",
 ) -> dict[str, Any]:
     quantiles = (0.5, 0.9, 0.99, 0.999)
     latencies = _percentiles(clients, quantiles)
@@ -357,7 +407,6 @@ def _result(
     completed = sum(w.done for w in workers)
     sent = sum(w.sent for w in workers)
     aborted = [w.aborted for w in workers if w.aborted]
-    threads = len(workers)
     return {
         "target": target,
         "interrupted": interrupted,
@@ -378,8 +427,11 @@ def _result(
         "aborted": aborted,
         "throttled_retries": throttled,
         "window": args.window,
-        "binds": args.binds,
-        "threads": threads,
+        "binds": len(clients),
+        "per_bind": bind_figures(clients) if len(clients) > 1 else [],
+        "driver": driver,
+        # The submitters: OS threads for the threaded client, tasks for AsyncClient.
+        ("threads" if driver == "threads" else "tasks"): len(workers),
         "rate": args.rate,
         "batch": args.batch,
         "parts_per_text": parts,
@@ -390,7 +442,10 @@ def _result(
 
 
 def _print_bench(r: dict[str, Any]) -> None:
-    setup = f"window {r['window']}, {r['binds']} bind(s), {r['threads']} thread(s)"
+    if r["driver"] == "threads":
+        setup = f"window {r['window']}, {r['binds']} bind(s), {r['threads']} thread(s)"
+    else:
+        setup = f"window {r['window']}, {r['binds']} bind(s), {r['tasks']} task(s) on {r['driver']}"
     if r["rate"]:
         setup += f", rate {r['rate']:g}/s"
     if r["batch"] > 1:
@@ -423,6 +478,16 @@ def _print_bench(r: dict[str, Any]) -> None:
         _out(f"  {key:<{width}}  {value}")
     for reason in r["aborted"]:
         _out(f"  stopped early: {reason}")
+    if r["per_bind"]:
+        _out("  per bind:")
+        width = max(len(b["bind"]) for b in r["per_bind"])
+        for b in r["per_bind"]:
+            lat = b["latency_ms"]
+            p50 = "n/a" if lat["p50"] is None else f"{lat['p50']:.3f} ms"
+            p99 = "n/a" if lat["p99"] is None else f"{lat['p99']:.3f} ms"
+            extra = f", {b['reconnects']} reconnect(s)" if b["reconnects"] else ""
+            _out(f"    {b['bind']:<{width}}  {b['submitted']:,} submitted, {b['accepted']:,} accepted, "
+                 f"p50 {p50}, p99 {p99}{extra}")
 
 
 def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
@@ -437,8 +502,12 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("-n", type=_positive_int, default=100_000, help="submit_sm PDUs to send (default: %(default)s)")
     p.add_argument("--window", type=_positive_int, default=100, help="requests in flight per bind (default: %(default)s)")
     p.add_argument("--rate", type=_positive_float, default=None, metavar="R", help="cap at R submits per second in total")
-    p.add_argument("--binds", type=_positive_int, default=1, metavar="N", help="connections (default: %(default)s)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="T", help="submitting threads (default: one per bind)")
+    p.add_argument("--tasks", type=_positive_int, default=None, metavar="T",
+                   help="with --asyncio: tasks awaiting submit (default: the window, per bind)")
+    loops = p.add_mutually_exclusive_group()
+    loops.add_argument("--asyncio", action="store_true", help="submit through AsyncClient on asyncio's default loop")
+    loops.add_argument("--uvloop", action="store_true", help="submit through AsyncClient on uvloop (smppfast[uvloop])")
     p.add_argument("--batch", type=_positive_int, default=1, metavar="B", help="submit with submit_many in batches of B")
     p.add_argument("--text", default="Hello from smppfast bench", help="message text (default: %(default)r)")
     p.add_argument("--data-coding", type=_data_coding_arg, default=None, metavar="DC", help="data_coding of the text")

@@ -62,6 +62,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         credentials=credentials,
         faults=faults,
         receipt_delay=args.receipt_delay,
+        receipts_elsewhere=args.receipts_elsewhere,
         record=0,  # nobody can read sim.received from another process; don't pay for it
         ssl_context=ssl_context,
         trace=trace,
@@ -132,6 +133,8 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     f.add_argument("--refuse-binds", type=_status_arg, default=0, metavar="STATUS", help="refuse every bind with this status")
     f.add_argument("--skip-unbind-resp", action="store_true", help="close on unbind without sending unbind_resp")
     p.add_argument("--receipt-delay", type=_non_negative_float, default=0.0, metavar="S", help="send delivery receipts after S seconds")
+    p.add_argument("--receipts-elsewhere", action="store_true",
+                   help="send each receipt on another bind of the same system_id, in turn, when there is one")
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
     p.add_argument("--tls-key", metavar="PEM", help="the private key for --tls-cert (if not in the same file)")
     p.set_defaults(func=cmd_simulator)

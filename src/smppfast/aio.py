@@ -89,6 +89,10 @@ _now = time.monotonic
 
 Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
 
+# How long close() waits for its transport to be closed for good (a TLS transport first trades
+# close_notify with the peer) before it aborts it.
+_CLOSE_WAIT = 1.0
+
 
 class AsyncClient:
     """An SMPP 3.4 ESME for asyncio: ``async with AsyncClient(host, port, system_id=..., password=...)``.
@@ -168,6 +172,7 @@ class AsyncClient:
         self.reassembler = Reassembler(max_age=reassembly_timeout)
         self._session: Optional[Session] = None
         self._transport: Optional[asyncio.Transport] = None
+        self._protocol: Optional[_Protocol] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._bind_waiter: Optional[asyncio.Future[None]] = None
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -265,6 +270,7 @@ class AsyncClient:
             transport.close()
             raise ConnectionClosedError("the client is closing")
         self._transport = transport
+        self._protocol = protocol
         now = _now()
         session = self._session = Session(
             "esme", window=self.window, response_timeout=self.response_timeout,
@@ -334,6 +340,7 @@ class AsyncClient:
             except asyncio.TimeoutError:
                 pass
         self._abort("client closed")
+        await self._transport_closed()
         self._closed = True
         if self._resume is not None:
             self._resume.cancel()
@@ -354,6 +361,18 @@ class AsyncClient:
                 log.warning("multipart message unfinished at close: %r", message)
             else:
                 await self._run_callback("on_incomplete", self.on_incomplete, message)
+
+    async def _transport_closed(self) -> None:
+        """Wait (bounded) until the transport has really closed its socket. A TLS transport
+        first trades close_notify with the peer: a loop that ended before then (asyncio.run
+        right after close()) would leave the socket open."""
+        protocol, transport = self._protocol, self._transport
+        if protocol is None or transport is None or protocol.lost.done():
+            return
+        await asyncio.wait([protocol.lost], timeout=_CLOSE_WAIT)
+        if not protocol.lost.done():
+            transport.abort()  # the peer never answered: close without it
+            await asyncio.wait([protocol.lost], timeout=_CLOSE_WAIT)
 
     # -- submitting ---------------------------------------------------------------
 
@@ -773,11 +792,15 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.session: Optional[Session] = None
+        #: Done once the transport has closed its socket.
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         self.client._data_received(self.session, data)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
         self.client._connection_lost(self.session)
 
     # The transport's write buffer passed its high-water mark (an SMSC that stops reading):

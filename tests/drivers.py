@@ -142,10 +142,6 @@ class AsyncFace:
     def __getattr__(self, name: str) -> Any:  # stats, bound, in_flight, reconnect, ...
         return getattr(self.client, name)
 
-    @property
-    def callbacks_waiting(self) -> int:
-        return self.client.callbacks_waiting
-
     def __enter__(self) -> "AsyncFace":
         self.connect()
         return self

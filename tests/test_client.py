@@ -837,6 +837,24 @@ def test_close_waits_for_in_flight_responses_then_unbinds(sim: Simulator, driver
         client.close()  # twice is fine
 
 
+@pytest.mark.parametrize("when", ["paused", "in flight"])
+def test_close_waits_for_throttled_requests_to_go_out_again(sim: Simulator, driver: str, when: str) -> None:
+    # A request the SMSC throttled is still the client's to deliver: close() sends it again
+    # (within close_timeout) before it unbinds, whether the throttle came before close() was
+    # called ("paused") or while close() waited for the responses in flight.
+    sim.set_faults(throttle_every=2, delay=0.0 if when == "paused" else 0.1)
+    client = make_client(sim.port, driver=driver, window=2, throttle_backoff=0.3)
+    client.connect()
+    futures = [client.submit(sm(1)), client.submit(sm(2))]
+    if when == "paused":
+        assert wait_until(lambda: client.stats.throttled == 1)
+        assert client.in_flight == 0  # the throttled one waits to be sent again
+    client.close()
+    assert outcomes(futures, 0) == {"ok": 2}
+    assert client.stats.throttled == 1
+    assert [p.short_message for p in _accepted_submits(sim, 2)] == [b"m000001", b"m000002"]
+
+
 def test_unbind_from_the_smsc_is_answered_before_the_socket_closes(driver: str) -> None:
     # A hand-driven SMSC: bind, then unbind the client at once and read until it hangs up.
     with socket.create_server(("127.0.0.1", 0)) as listener:

@@ -33,7 +33,6 @@ import asyncio
 import concurrent.futures as cf
 import gc
 import threading
-import time
 from typing import Any, Callable, Coroutine, Iterable, Optional, TypeVar
 
 from smppfast import AsyncClient, Client
@@ -223,11 +222,12 @@ class AsyncFace:
     # -- lifecycle --------------------------------------------------------------------
 
     def connect(self) -> None:
+        fresh = self._loop is None
         try:
             self._run(self.client.connect(), self._connect_bound, "connect()")
         except BaseException:
-            # As an asyncio.run() whose connect failed would end: nothing of this loop goes on.
-            self._stop_loop()
+            if fresh:  # as an asyncio.run() whose connect failed would end: nothing goes on
+                self._stop_loop()
             raise
 
     def close(self) -> None:

@@ -16,16 +16,14 @@ import pytest
 
 from smppfast import (
     AsyncClient,
-    BindError,
     CommandStatusError,
     ConnectionClosedError,
     LocalProtocolError,
     SmppTimeoutError,
     Status,
     SubmitSm,
-    WindowFull,
 )
-from smppfast.simulator import Faults, Simulator
+from smppfast.simulator import Simulator
 
 PASSWORD = "secret"
 
@@ -291,7 +289,7 @@ def test_run_fails_on_what_a_coroutine_leaves_behind() -> None:
         asyncio.get_running_loop().create_task(asyncio.sleep(10))
 
     async def never_awaits() -> None:
-        asyncio.sleep(0)  # type: ignore[unused-coroutine]  # noqa: ASYNC
+        asyncio.sleep(0)  # type: ignore[unused-coroutine]  # deliberately never awaited
 
     with pytest.raises(LoopProblems, match="task left pending"):
         run(leaves_a_task())

@@ -249,7 +249,9 @@ class AsyncFace:
         return out
 
     async def _submit(self, pdu: Pdu, timeout: Optional[float], out: FaceFuture) -> None:
-        # Session sequence numbers start at 1: a PDU numbered afresh has gone into the window.
+        # The window numbers a PDU as it takes it (and puts the old number back if it cannot
+        # encode it), so a new number means the request is in the window. The tests' PDUs
+        # come unnumbered (0), which no session gives out.
         before = pdu.sequence_number
         task = asyncio.ensure_future(self.client.submit(pdu, timeout=timeout))
         task.add_done_callback(lambda t: _copy_outcome(t, out))

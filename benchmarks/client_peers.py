@@ -410,6 +410,47 @@ def smppfast_case(port: int, mode: str, window: int, count: int, threads: int = 
     return Result(count, dt, p50, p99, extra={"stats_responses_ok": stats_ok, "latency_samples": len(samples)})
 
 
+def smppfast_sender_case(port: int, window: int, count: int, *, binds: int = 1, store: Optional[str] = None,
+                         threads: int = 1, warmup: int = 2000) -> Result:
+    """Issue 11's cases, pipelined from one thread: a ``Pool`` of ``binds`` binds (each with
+    ``window``), or one ``Client`` whose submits carry ``ref=`` into a store ("memory" or
+    "sqlite"; the sink sends no receipts, so this is what a bind pays per submit to keep refs).
+    """
+    import functools
+    import tempfile
+
+    from smppfast import Client, MemoryStore, Pool, SqliteStore
+
+    pool = _pool()
+    tmp = tempfile.TemporaryDirectory()
+    options: dict[str, Any] = dict(system_id=SYSTEM_ID, password=PASSWORD, window=window,
+                                   window_timeout=60.0, response_timeout=60.0)
+    if store == "sqlite":
+        options["store"] = SqliteStore(os.path.join(tmp.name, "refs.sqlite"))
+    elif store == "memory":
+        options["store"] = MemoryStore()
+    sender: Any = Pool([("127.0.0.1", port)], binds=binds, **options) if binds > 1 else Client("127.0.0.1", port, **options)
+    try:
+        with sender:
+            submit = functools.partial(sender.submit, ref="bench-ref") if store else sender.submit
+            _pipelined(submit, pool[: min(warmup, POOL)])
+            members = sender.members if binds > 1 else [sender]
+            warm = [m.stats.latency_samples() for m in members]
+            gc.collect()
+            per = count // threads
+            count = per * threads
+            n, dt = _run_threads([lambda: _pipelined(submit, itertools.islice(itertools.cycle(pool), per))] * threads)
+            samples = [x for m, w in zip(members, warm) for x in _timed_samples(w, m.stats.latency_samples())]
+            spread = [m.stats.submitted for m in members]
+    finally:
+        if store:
+            options["store"].close()
+        tmp.cleanup()
+    if n != count:
+        raise AssertionError(f"{n} results read for {count} submits")
+    return Result(count, dt, *_percentiles(samples), extra={"binds": binds, "store": store, "per_bind": spread})
+
+
 def _timed_samples(before: list[float], after: list[float]) -> list[float]:
     """The latencies recorded between two ``latency_samples()`` copies.
 
@@ -742,6 +783,7 @@ def smppfast_async_case(port: int, mode: str, window: int, count: int, *, uvloop
     """smppfast.AsyncClient. mode: 'tasks' (``window`` tasks each awaiting submit in a loop),
     'bulk' (submit_many batches of 1,000) or 'stopwait' (one task, window 1)."""
     from smppfast import AsyncClient
+    from smppfast.aio import wait_all
 
     pool = _pool()
 
@@ -764,9 +806,9 @@ def smppfast_async_case(port: int, mode: str, window: int, count: int, *, uvloop
                     for k in range(n // 1000):
                         pending.append(await client.submit_many(pool[(k % 4) * 1000:(k % 4 + 1) * 1000]))
                         while len(pending) > 1:
-                            done += len(await asyncio.gather(*pending.popleft()))
+                            done += len(await wait_all(pending.popleft()))
                     while pending:
-                        done += len(await asyncio.gather(*pending.popleft()))
+                        done += len(await wait_all(pending.popleft()))
                     return done
                 tasks = 1 if mode == "stopwait" else window
                 per = n // tasks
@@ -862,6 +904,12 @@ def cases(scale: float = 1.0) -> list[Case]:
              lambda p: smppfast_case(p, "bulk", 1000, n(600_000))),
         Case("block16", "smppfast, 16 threads submit(p).result(), window 100", "smppfast", GBLOCK,
              lambda p: smppfast_case(p, "blocking", 100, n(64_000), threads=16)),
+        Case("pool4_w10", "smppfast Pool, 4 binds x window 10, 1 thread", "smppfast", G10,
+             lambda p: smppfast_sender_case(p, 10, n(200_000), binds=4)),
+        Case("w100_ref_mem", "smppfast, window 100, ref= kept in a MemoryStore", "smppfast", G100,
+             lambda p: smppfast_sender_case(p, 100, n(300_000), store="memory")),
+        Case("w100_ref_sqlite", "smppfast, window 100, ref= kept in a SqliteStore", "smppfast", G100,
+             lambda p: smppfast_sender_case(p, 100, n(300_000), store="sqlite")),
         Case("aio_w1", "smppfast AsyncClient, window 1", "smppfast", G1,
              lambda p: smppfast_async_case(p, "stopwait", 1, n(20_000))),
         Case("aio_w100", "smppfast AsyncClient, window 100, 100 tasks", "smppfast", G100,
@@ -927,6 +975,13 @@ def targets(rate: Callable[[str, str], Optional[float]], memory: Callable[[str],
         add(f"{loop}: window 1 >= 80% of C stop-and-wait", rate(f"{prefix}_w1", "sink"), c1 and 0.8 * c1,
             "0.8 x C", "/s")
     add("AsyncClient <= 1 KB per request in flight (20,000)", memory("mem_async"), 1024, "1024 B", "B", le=True)
+    # Issue 11: many binds as one sender, and what keeping refs costs a bind.
+    w10, w100 = rate("w10", "sink"), rate("w100", "sink")
+    add("Pool of 4 binds, window 10 >= 3x one bind", rate("pool4_w10", "sink"), w10 and 3 * w10, "3 x window 10", "/s")
+    add("ref= in a MemoryStore >= 85% of no store", rate("w100_ref_mem", "sink"), w100 and 0.85 * w100,
+        "0.85 x window 100", "/s")
+    add("ref= in a SqliteStore >= 50% of no store", rate("w100_ref_sqlite", "sink"), w100 and 0.5 * w100,
+        "0.5 x window 100", "/s")
     return out
 
 

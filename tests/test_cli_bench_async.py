@@ -70,3 +70,39 @@ def test_bench_async_bind_refused_is_one_line_exit_3() -> None:
 )
 def test_bench_async_option_mistakes_are_one_line_exit_2(args: list[str], needle: str) -> None:
     assert_clean_error(run("bench", "-n", "10", *args), 2, needle)
+
+
+# -- several binds: the pool, from the command line ---------------------------------------------
+
+
+def test_bench_over_several_binds_runs_a_pool_and_prints_per_bind_figures() -> None:
+    with Simulator() as a, Simulator() as b:
+        smscs = ["--smsc", f"127.0.0.1:{a.port}", "--smsc", f"127.0.0.1:{b.port}"]
+        data = json.loads(run("bench", *smscs, "--binds", "2", "-n", "4000", "--json").stdout)
+        table = run("bench", *smscs, "-n", "1000", "--asyncio")
+    assert data["binds"] == 4 and data["threads"] == 4
+    assert data["statuses"] == {"ESME_ROK": 4000}
+    labels = [b_["bind"] for b_ in data["per_bind"]]
+    assert labels == [f"127.0.0.1:{a.port}#1", f"127.0.0.1:{a.port}#2", f"127.0.0.1:{b.port}#1", f"127.0.0.1:{b.port}#2"]
+    assert sum(b_["accepted"] for b_ in data["per_bind"]) == 4000
+    assert all(b_["submitted"] > 0 for b_ in data["per_bind"]), data["per_bind"]
+    assert table.returncode == 0, table.stderr
+    assert "  per bind:" in table.stdout
+    assert f"127.0.0.1:{b.port}#1" in table.stdout and "accepted" in table.stdout
+
+
+def test_send_through_a_pool_of_binds_on_two_smscs() -> None:
+    with Simulator() as a, Simulator() as b:
+        result = run("send", "--smsc", f"127.0.0.1:{a.port}", "--smsc", f"127.0.0.1:{b.port}", "--binds", "2",
+                     "--wait-receipts", "10", "15551234", "a long text " * 30)
+        seen = (a.counters["submits"], b.counters["submits"])
+    assert result.returncode == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("part ")] == \
+        ["part 1/3", "part 2/3", "part 3/3"]
+    assert sorted(seen) == [0, 3]  # every part through one bind
+    assert result.stdout.count("stat:DELIVRD") == 3 or result.stdout.count("DELIVRD") == 3, result.stdout
+
+
+@pytest.mark.parametrize("value", ["nohost", ":2775", "h:0", "h:99999", "h:port"])
+def test_a_bad_smsc_address_is_one_line_exit_2(value: str) -> None:
+    assert_clean_error(run("send", "--smsc", value, "15551234", "hi"), 2, "--smsc")

@@ -180,7 +180,7 @@ def new_futures(type cls, list pdus, Py_ssize_t start, Py_ssize_t stop):
     return out
 
 
-def settle(list events, double now, LatencyRing ring not None):
+def settle(list events, double now, LatencyRing ring not None, dict refs=None, list refs_out=None):
     """Resolve, in place, each successful ``ResponseReceived`` whose token is a ``SubmitFuture``
     with no Condition and no callback (nobody waits, or one thread parked in ``result()``,
     which is woken here), recording its latency in ``ring``.
@@ -189,18 +189,27 @@ def settle(list events, double now, LatencyRing ring not None):
     many were resolved. The caller holds the GIL throughout, so no waiter can register
     between the checks and the stores (the future's protocol: see ``_future.py``). The
     state strings are concurrent.futures' own constants, the only ones anything stores.
+
+    A resolved event whose token is a key of ``refs`` (the requests sent with the sender's
+    reference) is also appended to ``refs_out``, for the driver to keep its message id.
     """
-    return _settle(events, now, ring, False)
+    if refs and refs_out is None:
+        raise ValueError("settle: refs needs refs_out")
+    return _settle(events, now, ring, False, refs, refs_out)
 
 
-def settle_asyncio(list events, double now, LatencyRing ring not None):
+def settle_asyncio(list events, double now, LatencyRing ring not None, dict refs=None, list refs_out=None):
     """``settle`` for the asyncio driver: each successful ``ResponseReceived`` whose token is
     a pending ``asyncio.Future`` gets its result (a cancelled one just frees its slot), and
-    its latency goes into ``ring``. Runs on the event loop's thread, as set_result must."""
-    return _settle(events, now, ring, True)
+    its latency goes into ``ring``. Runs on the event loop's thread, as set_result must.
+    ``refs`` and ``refs_out`` as for ``settle``."""
+    if refs and refs_out is None:
+        raise ValueError("settle_asyncio: refs needs refs_out")
+    return _settle(events, now, ring, True, refs, refs_out)
 
 
-cdef Py_ssize_t _settle(list events, double now, LatencyRing ring, bint for_asyncio) except -1:
+cdef Py_ssize_t _settle(list events, double now, LatencyRing ring, bint for_asyncio, dict refs,
+                       list refs_out) except -1:
     cdef Py_ssize_t resolved = 0
     cdef list kept = None
     cdef ResponseReceived ev
@@ -212,6 +221,8 @@ cdef Py_ssize_t _settle(list events, double now, LatencyRing ring, bint for_asyn
                 _resolve_asyncio(ev) if for_asyncio else _resolve_thread_future(ev)
             ):
                 ring._add(now - ev.sent_at)
+                if refs and ev.token in refs:
+                    refs_out.append(ev)
                 if kept is None:
                     kept = events[:i]
                 resolved += 1

@@ -1,76 +1,162 @@
 """The sender's own reference, from a submit's response to its receipt: what both drivers do.
 
-A submit given ``ref=`` puts its message id (one per part) into the store when its
-``submit_sm_resp`` arrives; a receipt whose message id the store knows is handed to
-``on_receipt`` with ``.ref`` set, and a final receipt takes the entry out. The store decides how
-ids are compared (hex and decimal alike) and how long entries live.
+A submit given ``ref=`` is registered with the :class:`RefKeeper` of the client's store before
+it is sent. When its ``submit_sm_resp`` is settled (in C, for a whole received buffer: see
+``_futures.settle``), the keeper puts ``message_id -> ref`` into the store. A receipt whose id
+the store knows is handed to ``on_receipt`` with ``.ref`` set, and a final receipt takes the
+entry out. The store decides how ids are compared (hex and decimal alike) and how long entries
+live. Clients that share a store (a pool's members) share its keeper.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
+import threading
 import time
-from typing import Any, Callable, Optional
+import weakref
+from typing import Any, Callable, Iterable, Optional
 
 from .receipt import DeliveryReceipt
 from .stores import Store
 
 Callback = Callable[[Any], Any]
 
+# A receipt can overtake its own submit_sm_resp: an SMSC that spreads receipts over an account's
+# binds sends the receipt on bind B while bind A's reader has not yet handled the response that
+# names the message id. A receipt the store does not know therefore waits, at most this long,
+# for the submits with a ref that were already awaiting their response when it arrived.
+OVERTAKE_GRACE = 2.0
 
-def remember(store: Store, ref: str, parts: int) -> Callable[[Any], None]:
-    """A done-callback for a submit's future: keep ``message_id -> ref`` once it was accepted.
 
-    Runs where the future is settled, before any later PDU of the same stream is handled, so a
-    receipt that follows its response at once still finds the entry.
+class RefKeeper:
+    """The requests sent with a ref and still awaiting their response, for one store.
+
+    ``pending`` maps a request's token (its future) to ``(ref, parts, submit time, number)``,
+    in the order they were sent; the drivers' compiled ``settle`` looks tokens up in it. Plain
+    dict operations, atomic under the GIL, so threads of several clients may share it.
     """
-    if not isinstance(ref, str):
-        raise TypeError(f"ref must be a str, not {type(ref).__name__}")
-    submitted_at = time.time()
 
-    def done(fut: Any) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            return  # refused or lost: no receipt will come for it
-        message_id = getattr(fut.result(), "message_id", "")
-        if message_id:
-            store.put((message_id,), ref, submitted_at, parts)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: dict[Any, tuple[str, int, float, int]] = {}
+        self._numbers = itertools.count(1)
+        self._issued = 0
+        self._cond = threading.Condition()
+        self._waiters = 0
 
-    return done
+    def add(self, token: Any, ref: str, parts: int) -> None:
+        """Before ``token``'s request is sent: remember its ref until the response comes."""
+        if ref.__class__ is not str:
+            raise TypeError(f"ref must be a str, not {type(ref).__name__}")
+        number = self._issued = next(self._numbers)
+        self.pending[token] = (ref, parts, time.time(), number)
+
+    def settled(self, events: Iterable[Any]) -> None:
+        """Responses (``ResponseReceived``) to requests sent with a ref: keep each accepted id."""
+        pending = self.pending
+        put = self.store.put
+        for ev in events:
+            entry = pending.pop(ev.token, None)
+            if entry is None:
+                continue
+            response = ev.response
+            message_id = getattr(response, "message_id", "") if response.command_status == 0 else ""
+            if message_id:
+                put((message_id,), entry[0], entry[2], entry[1])
+        if self._waiters:
+            with self._cond:
+                self._cond.notify_all()
+
+    def drop(self, token: Any) -> None:
+        """A request sent with a ref that ended without an accepted response: no receipt comes."""
+        if self.pending.pop(token, None) is not None and self._waiters:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _earlier_pending(self, mark: int) -> bool:
+        for entry in self.pending.values():  # sent in order: the first is the oldest
+            return entry[3] <= mark
+        return False
+
+    def lookup(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
+        """``receipt`` with its ref when the store has its id, waiting (bounded by
+        ``OVERTAKE_GRACE``) while a request sent before it still awaits its response."""
+        store = self.store
+        entry = store.get(receipt.message_id)
+        if entry is None and self.pending:
+            deadline = time.monotonic() + OVERTAKE_GRACE
+            mark = self._issued
+            with self._cond:
+                self._waiters += 1
+                try:
+                    while entry is None and self._earlier_pending(mark):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._cond.wait(min(left, 0.05))
+                        entry = store.get(receipt.message_id)
+                finally:
+                    self._waiters -= 1
+        return self._attach(receipt, entry)
+
+    async def lookup_async(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
+        """:meth:`lookup` on the event loop, whose own iterations settle the responses it waits
+        for: it polls between them instead of blocking."""
+        store = self.store
+        entry = store.get(receipt.message_id)
+        if entry is None and self.pending:
+            deadline = time.monotonic() + OVERTAKE_GRACE
+            mark = self._issued
+            while entry is None and self._earlier_pending(mark) and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+                entry = store.get(receipt.message_id)
+        return self._attach(receipt, entry)
+
+    def _attach(self, receipt: DeliveryReceipt, entry: Any) -> DeliveryReceipt:
+        if entry is None:
+            return receipt
+        if receipt.is_final:
+            self.store.discard(receipt.message_id)  # no later receipt is expected for this id
+        return dataclasses.replace(receipt, ref=entry.ref)
 
 
-def with_ref(store: Store, receipt: DeliveryReceipt) -> DeliveryReceipt:
-    """``receipt`` with the sender's reference, when the store has its message id."""
-    entry = store.get(receipt.message_id)
-    if entry is None:
-        return receipt
-    if receipt.is_final:
-        store.discard(receipt.message_id)  # no later receipt is expected for this id
-    return dataclasses.replace(receipt, ref=entry.ref)
+_keepers: "weakref.WeakKeyDictionary[Any, RefKeeper]" = weakref.WeakKeyDictionary()
+_keepers_lock = threading.Lock()
 
 
-def threaded_on_receipt(store: Store, callback: Optional[Callback]) -> Optional[Callback]:
+def keeper_for(store: Store) -> RefKeeper:
+    """The one keeper of ``store``, shared by every client that uses it."""
+    with _keepers_lock:
+        keeper = _keepers.get(store)
+        if keeper is None:
+            keeper = _keepers[store] = RefKeeper(store)
+        return keeper
+
+
+def threaded_on_receipt(keeper: RefKeeper, callback: Optional[Callback]) -> Optional[Callback]:
     """The user's ``on_receipt``, called with the matched reference (on the callback thread)."""
     if callback is None:
         return None
 
     def on_receipt(receipt: DeliveryReceipt) -> Any:
-        return callback(with_ref(store, receipt))
+        return callback(keeper.lookup(receipt))
 
     return on_receipt
 
 
-def async_on_receipt(store: Store, callback: Optional[Callback]) -> Optional[Callback]:
+def async_on_receipt(keeper: RefKeeper, callback: Optional[Callback]) -> Optional[Callback]:
     """As :func:`threaded_on_receipt` for asyncio: a store that does I/O is asked from a thread,
     so a Redis or SQLite round trip never stalls the event loop."""
     if callback is None:
         return None
 
     async def on_receipt(receipt: DeliveryReceipt) -> Any:
-        if store.blocking:
-            receipt = await asyncio.get_running_loop().run_in_executor(None, with_ref, store, receipt)
+        if keeper.store.blocking:
+            receipt = await asyncio.get_running_loop().run_in_executor(None, keeper.lookup, receipt)
         else:
-            receipt = with_ref(store, receipt)
+            receipt = await keeper.lookup_async(receipt)
         result = callback(receipt)
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
             result = await result

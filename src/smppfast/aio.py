@@ -32,7 +32,7 @@ import inspect
 import logging
 import ssl
 import time
-from typing import Any, Awaitable, Callable, Iterable, Optional, Union, overload
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypeVar, Union, overload
 
 from ._codec import (
     CancelSm,
@@ -50,8 +50,8 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._futures import settle_asyncio
-from ._refs import async_on_receipt, remember
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from ._refs import async_on_receipt, keeper_for
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
 from .errors import (
@@ -79,7 +79,7 @@ from .reassembly import Reassembler
 from .session import Session
 from .stores import MemoryStore, Store
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "wait_all"]
 
 log = logging.getLogger("smppfast.aio")
 
@@ -92,6 +92,29 @@ Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
 # How long close() waits for its transport to be closed for good (a TLS transport first trades
 # close_notify with the peer) before it aborts it.
 _CLOSE_WAIT = 1.0
+
+
+_F = TypeVar("_F", bound="asyncio.Future[Any]")
+
+
+async def wait_all(futures: Sequence[_F]) -> Sequence[_F]:
+    """Wait until every future of a batch (``submit_many``'s) is done; return them, to read.
+
+    Unlike ``asyncio.gather`` it raises nothing for a failed future and adds no callback per
+    future: it waits on one future at a time, from the last (responses come back nearly in
+    order, so once the last is done the others mostly are), which keeps a batch of thousands
+    cheap. Cancelling the waiting task cancels none of the futures.
+    """
+    for fut in reversed(futures):
+        if not fut.done():
+            try:
+                await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # the waiting task itself was cancelled
+            except Exception:
+                pass  # a failed request: its future holds the error for the caller
+    return futures
 
 
 class AsyncClient:
@@ -134,8 +157,11 @@ class AsyncClient:
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
         store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -159,6 +185,7 @@ class AsyncClient:
         self.ssl_context = ssl_context
         #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
         self.store: Store = store if store is not None else MemoryStore()
+        self._refs = keeper_for(self.store)  # shared with every client of this store
         #: Names this bind in logs and metrics (a pool numbers its members).
         self.label = f"{host}:{port}"
         self.on_message = on_message
@@ -208,7 +235,7 @@ class AsyncClient:
     @on_receipt.setter
     def on_receipt(self, callback: Optional[Callback]) -> None:
         self._user_on_receipt = callback
-        self._on_receipt = async_on_receipt(self.store, callback)
+        self._on_receipt = async_on_receipt(self._refs, callback)
 
     async def __aenter__(self) -> "AsyncClient":
         await self.connect()
@@ -220,6 +247,13 @@ class AsyncClient:
     @property
     def bound(self) -> bool:
         return self._session is not None and self._session.is_bound and not self._closing
+
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not session.is_bound or self._closing:
+            return -1, 0
+        return self.window_free, session.in_flight
 
     @property
     def window_free(self) -> int:
@@ -359,6 +393,7 @@ class AsyncClient:
             self._resume.cancel()
         while self._retry:
             _, fut = self._retry.popleft()
+            self._refs.drop(fut)
             if not fut.done():
                 fut.set_exception(ConnectionClosedError("client closed before the request could be sent again"))
         if self._callback_task is not None:
@@ -431,14 +466,25 @@ class AsyncClient:
             if session is not None and session.is_bound and session.window_free > 0 and not paused:
                 return session
 
-    def _send(self, session: Session, pdu: Pdu, on_done: Optional[Callable[[Any], None]] = None) -> "asyncio.Future[Pdu]":
+    def _send(self, session: Session, pdu: Pdu, ref: Optional[str] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
-        if on_done is not None:
-            fut.add_done_callback(on_done)
-        session.send(pdu, _now(), fut)
+        if ref is None:
+            session.send(pdu, _now(), fut)
+        else:
+            self._refs.add(fut, ref, 1)  # before it is sent: its response may come at once
+            try:
+                session.send(pdu, _now(), fut)
+            except BaseException:  # a PDU that does not encode: no response will come
+                self._refs.drop(fut)
+                raise
         self.stats.submitted += 1
-        self._schedule_flush()
+        if session.in_flight == 1 and self._flush_handle is None:
+            # The link was idle: write at once rather than a loop iteration later, which is
+            # the round trip of stop-and-wait (window 1). Busier links batch per iteration.
+            self._flush()
+        else:
+            self._schedule_flush()
         return fut
 
     @overload
@@ -470,7 +516,11 @@ class AsyncClient:
         if (session is None or not session.is_bound or session.window_free <= 0 or self._slot_waiters
                 or self._retry or self._closing or _now() < self._paused_until):
             session = await self._slot(timeout)
-        return await self._send(session, pdu, None if ref is None else remember(self.store, ref, 1))
+        if ref is None:
+            return await self._send(session, pdu)
+        # Shielded: a cancelled caller must not cancel the request's future, whose response
+        # still puts the message id into the store for the receipt to find.
+        return await asyncio.shield(self._send(session, pdu, ref))
 
     @overload
     async def submit_many(
@@ -485,10 +535,10 @@ class AsyncClient:
         As ``Client.submit_many``: one PDU that cannot be sent fails its own future and the
         ones after it; a closed client raises.
         """
-        return await self._submit_many(pdus, timeout, None)
+        return await self._submit_many(pdus, timeout)
 
     async def _submit_many(self, pdus: Iterable[Pdu], timeout: Optional[float],
-                           on_done: Optional[Callable[[Any], None]]) -> "list[asyncio.Future[Any]]":
+                           ref: Optional[str] = None) -> "list[asyncio.Future[Any]]":
         if self._closing or self._closed:
             raise ConnectionClosedError("the client is closing; no new submits")
         assert self._loop is not None
@@ -506,15 +556,18 @@ class AsyncClient:
                         await asyncio.sleep(wait)
                         continue
                 batch = [loop.create_future() for _ in range(count)]
-                if on_done is not None:  # watched before they are sent
-                    for fut in batch:
-                        fut.add_done_callback(on_done)
+                if ref is not None:  # registered before they are sent
+                    for registered in batch:
+                        self._refs.add(registered, ref, len(pending))
                 before = session.in_flight
                 try:
                     session.send_batch(pending, i, batch, _now())
                 finally:
                     sent = session.in_flight - before  # on an error, those before the bad PDU went out
                     futures.extend(batch[:sent])
+                    if ref is not None:
+                        for unsent in batch[sent:]:
+                            self._refs.drop(unsent)
                     self.stats.submitted += sent
                     self._schedule_flush()
             except Exception as exc:
@@ -527,14 +580,15 @@ class AsyncClient:
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
                            method: str = "udh", reference: Optional[int] = None, ref: Optional[str] = None,
-                           **fields: Any) -> list[SubmitSmResp]:
+                           languages: Languages = None, **fields: Any) -> list[SubmitSmResp]:
         """Split, submit and return one response per part (the first failure raises).
 
-        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
-        on_done = None if ref is None else remember(self.store, ref, len(pdus))
-        futures = await self._submit_many(pdus, None, on_done)
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
+        futures = await self._submit_many(pdus, None, ref)
         return list(await asyncio.gather(*futures))
 
     # -- I/O ----------------------------------------------------------------------
@@ -593,7 +647,11 @@ class AsyncClient:
         events = session.receive_data(data, now)
         if events:
             # Successful responses set their futures here, in C; the rest is _handle_events'.
-            resolved = settle_asyncio(events, now, self.stats.latency)
+            refs = self._refs
+            kept_refs: list[Any] = []
+            resolved = settle_asyncio(events, now, self.stats.latency, refs.pending, kept_refs)
+            if kept_refs:  # before this buffer's receipts reach a callback
+                refs.settled(kept_refs)
             if resolved:
                 self.stats.responses[0] += resolved
                 if self._retries:  # a request sent again after a throttle may be among them
@@ -629,6 +687,8 @@ class AsyncClient:
                 stats.responses[status] += 1
                 if status == 0:
                     stats.latency.add(_now() - ev.sent_at)
+                    if self._refs.pending:
+                        self._refs.settled((ev,))
                     if fut is not None and not fut.done():
                         fut.set_result(ev.response)
                 elif (
@@ -636,13 +696,16 @@ class AsyncClient:
                     and retried < self.throttle_retries
                 ):  # also while closing: close() waits for the retries, as Client's does
                     self._throttled(ev.request, fut, retried + 1)
-                elif fut is not None and not fut.done():
-                    fut.set_exception(CommandStatusError(status, ev.response))
+                else:
+                    self._refs.drop(fut)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(CommandStatusError(status, ev.response))
             elif t is RequestTimedOut:
                 freed = True
                 stats.timeouts += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
@@ -650,6 +713,7 @@ class AsyncClient:
                 stats.failed += 1
                 if self._retries:
                     self._retries.pop(ev.token, None)
+                self._refs.drop(ev.token)
                 if ev.token is not None and not ev.token.done():
                     ev.token.set_exception(ev.error)
             elif t is ReceiptReceived:
@@ -705,6 +769,7 @@ class AsyncClient:
         if session is None or self._loop is None or not session.is_bound:
             while self._retry:  # the link is gone: they cannot be sent again
                 _, fut = self._retry.popleft()
+                self._refs.drop(fut)
                 if not fut.done():
                     fut.set_exception(ConnectionClosedError("the link went down before the request could be sent again"))
             return
@@ -712,6 +777,7 @@ class AsyncClient:
         while self._retry and session.window_free > 0:
             request, fut = self._retry.popleft()
             if fut.done():  # its awaiting task was cancelled: nothing waits for it any more
+                self._refs.drop(fut)
                 continue
             session.send(request, now, fut)
         if self._retry:

@@ -62,9 +62,9 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._future import SubmitFuture, set_wait_hook
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
 from ._futures import new_futures, settle
-from ._refs import remember, threaded_on_receipt
+from ._refs import keeper_for, threaded_on_receipt
 from .constants import Status, format_status
 from .errors import (
     BindError,
@@ -227,8 +227,11 @@ class Client:
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
         store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -254,6 +257,7 @@ class Client:
         self.ssl_context = ssl_context
         #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
         self.store: Store = store if store is not None else MemoryStore()
+        self._refs = keeper_for(self.store)  # shared with every client of this store
         #: Names this bind in logs and metrics (a pool numbers its members).
         self.label = f"{host}:{port}"
         self.on_message = on_message
@@ -313,7 +317,7 @@ class Client:
     @on_receipt.setter
     def on_receipt(self, callback: Optional[Callable[[DeliveryReceipt], Optional[int]]]) -> None:
         self._user_on_receipt = callback
-        self._on_receipt = threaded_on_receipt(self.store, callback)
+        self._on_receipt = threaded_on_receipt(self._refs, callback)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -520,6 +524,13 @@ class Client:
         session = self._session
         return session.in_flight if session is not None else 0
 
+    def routing_state(self) -> tuple[int, int]:
+        """``(window_free, in_flight)`` in one call, for a pool's routing; ``(-1, 0)`` while not bound."""
+        session = self._session
+        if session is None or not self._bound:
+            return -1, 0
+        return self.window_free, session.in_flight
+
     @property
     def window_free(self) -> int:
         """Requests a submit could send now without waiting: room in the window, within the
@@ -554,16 +565,25 @@ class Client:
         then raises ``WindowFull``. Safe from any number of threads. With ``ref``, the message id
         of the response is kept in ``store`` so its receipt reaches ``on_receipt`` with ``.ref``.
         """
-        return self._submit(pdu, timeout, None if ref is None else remember(self.store, ref, 1))
-
-    def _submit(self, pdu: Pdu, timeout: Optional[float], on_done: Optional[Callable[[Any], None]]) -> SubmitFuture[Any]:
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
+        fut: SubmitFuture[Any] = SubmitFuture(pdu)
+        if ref is None:
+            return self._send_one(fut, pdu, timeout)
+        return self._send_with_ref(fut, pdu, timeout, ref, 1)
+
+    def _send_with_ref(self, fut: SubmitFuture[Any], pdu: Pdu, timeout: Optional[float], ref: str,
+                       parts: int) -> SubmitFuture[Any]:
+        self._refs.add(fut, ref, parts)  # before it is sent: its response may come at once
+        try:
+            return self._send_one(fut, pdu, timeout)
+        except BaseException:
+            self._refs.drop(fut)
+            raise
+
+    def _send_one(self, fut: SubmitFuture[Any], pdu: Pdu, timeout: Optional[float]) -> SubmitFuture[Any]:
         direct = b""
         sock = None
-        fut: SubmitFuture[Any] = SubmitFuture(pdu)
-        if on_done is not None:
-            fut.add_done_callback(on_done)  # before it is sent: settle then leaves it to Python
         with self._lock:
             session = self._open_session
             if session is None or session.window_free <= 0:
@@ -671,15 +691,18 @@ class Client:
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
         ref: Optional[str] = None,
+        languages: Languages = None,
         **fields: Any,
     ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
-        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
         if ref is None:
             return MessageHandle(self.submit_many(pdus))
         # One by one, each future watched before it is sent: the store holds every part's id
@@ -687,7 +710,9 @@ class Client:
         futures: list[SubmitFuture[SubmitSmResp]] = []
         for pdu in pdus:
             try:
-                futures.append(self._submit(pdu, None, remember(self.store, ref, len(pdus))))
+                if self.rate_limiter is not None:
+                    self.rate_limiter.acquire()
+                futures.append(self._send_with_ref(SubmitFuture(pdu), pdu, None, ref, len(pdus)))
             except Exception as exc:  # as submit_many: this part and the rest fail, visibly
                 for rest in pdus[len(futures):]:
                     failed: SubmitFuture[SubmitSmResp] = SubmitFuture(rest)
@@ -785,6 +810,8 @@ class Client:
     def _read_loop(self, sock: _Transport, session: Session) -> None:
         recv = sock.recv
         lock = self._lock
+        refs = self._refs
+        kept_refs: list[Any] = []  # responses settled in C whose requests carried a ref
         while True:
             self._wait_before_reading(session)
             try:
@@ -799,13 +826,16 @@ class Client:
                 events = session.receive_data(data, now)
                 if events:
                     # Successful responses of unwatched futures resolve here, in C.
-                    resolved = settle(events, now, self.stats.latency)
+                    resolved = settle(events, now, self.stats.latency, refs.pending, kept_refs)
                     if resolved:
                         self.stats.responses[0] += resolved
                         if self._waiting:
                             self._state_changed.notify_all()
                 if session.output_size:
                     self._kick_writer()
+            if kept_refs:  # before this buffer's receipts reach a callback
+                refs.settled(kept_refs)
+                kept_refs.clear()
             if events:
                 self._handle_events(events, session)
             if not data or session.is_closed:
@@ -944,11 +974,14 @@ class Client:
                 statuses[status] += 1
                 if status == 0:
                     latencies.append(now - ev.sent_at)
+                    if self._refs.pending:
+                        self._refs.settled((ev,))
                     if not fut.done():
                         fut.set_result(response)
                 elif status in THROTTLE_STATUSES and fut.retries < self.throttle_retries:
-                    self._throttled(fut)
+                    self._throttled(fut)  # sent again: its ref stays pending
                 else:
+                    self._refs.drop(fut)
                     fut.set_exception(CommandStatusError(status, response))
             elif t is ReceiptReceived:
                 with self._lock:
@@ -974,11 +1007,13 @@ class Client:
                 freed += 1
                 timeouts += 1
                 if ev.token is not None:
+                    self._refs.drop(ev.token)
                     ev.token.set_exception(response_timeout_error(ev.request, self.response_timeout))
             elif t is RequestFailed:
                 freed += 1
                 failed += 1
                 if ev.token is not None:
+                    self._refs.drop(ev.token)
                     ev.token.set_exception(ev.error)
             elif t is Bound:
                 with self._lock:
@@ -1047,7 +1082,9 @@ class Client:
 
     def _fail_retries(self, error: BaseException) -> None:
         while self._retry:
-            self._retry.popleft().set_exception(error)
+            fut = self._retry.popleft()
+            self._refs.drop(fut)
+            fut.set_exception(error)
 
     # -- the callback thread ----------------------------------------------------------
 

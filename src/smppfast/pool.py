@@ -18,9 +18,23 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar, overload
 
-from ._codec import Pdu, SubmitSmResp
+from ._codec import (
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from ._future import SubmitFuture
 from .aio import AsyncClient
 from .client import Client, MessageHandle
@@ -45,9 +59,8 @@ class _Member(Protocol):
     @property
     def bound(self) -> bool: ...
     @property
-    def window_free(self) -> int: ...
-    @property
     def in_flight(self) -> int: ...
+    def routing_state(self) -> tuple[int, int]: ...
 
 
 _M = TypeVar("_M", bound=_Member)
@@ -72,18 +85,19 @@ def route(members: Sequence[_M], turn: int = 0) -> Route[_M]:
     fallback: Optional[_M] = None
     fallback_load = 0
     n = len(members)
+    best_room = 0
     for k in range(n):
         m = members[(turn + k) % n]
-        if not m.bound:
+        room, load = m.routing_state()
+        if room < 0:  # not bound
             continue
-        load = m.in_flight
-        if m.window_free > 0:
+        if room > 0:
             if best is None or load < best_load:
-                best, best_load = m, load
+                best, best_load, best_room = m, load, room
         elif fallback is None or load < fallback_load:
             fallback, fallback_load = m, load
     if best is not None:
-        return ("send", best, best.window_free)
+        return ("send", best, best_room)
     if fallback is not None:
         return ("queue", fallback, 0)
     return ("wait", None, 0)
@@ -115,8 +129,6 @@ def _members_of(endpoints: Iterable[tuple[str, int]], binds: int) -> list[tuple[
 
 
 def _client_options(client_kwargs: dict[str, Any]) -> dict[str, Any]:
-    if "store" in client_kwargs:
-        raise TypeError("give the pool its store (Pool(..., store=...)); every member shares it")
     options = dict(client_kwargs)
     # A pool lives by its members coming back on their own after a drop.
     options.setdefault("reconnect", True)
@@ -276,6 +288,21 @@ class Pool(_PoolBase[Client]):
                 return member
             self._wait_for_a_bind(deadline, timeout)
 
+    @overload
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
+    @overload
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
+    @overload
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    @overload
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
+    @overload
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
+    @overload
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    @overload
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
+
     def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """As ``Client.submit``, through the member the routing rule picks. Raises ``WindowFull``
         only when no member had room for ``timeout`` (default ``window_timeout``)."""
@@ -400,6 +427,21 @@ class AsyncPool(_PoolBase[AsyncClient]):
         if left == 0:
             raise _none_bound(timeout)
         await asyncio.sleep(_NONE_BOUND_POLL if left is None else min(left, _NONE_BOUND_POLL))
+
+    @overload
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitSmResp: ...
+    @overload
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> DataSmResp: ...
+    @overload
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitMultiResp: ...
+    @overload
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> QuerySmResp: ...
+    @overload
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> CancelSmResp: ...
+    @overload
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> ReplaceSmResp: ...
+    @overload
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Pdu: ...
 
     async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Any:
         """As ``AsyncClient.submit``, through the member the routing rule picks."""

@@ -1,4 +1,4 @@
-"""The ``smppfast`` command: ``simulator``, ``send``, ``bench`` and ``decode``.
+"""The ``smppfast`` command: ``simulator``, ``send``, ``bench``, ``decode`` and ``count``.
 
 Run ``smppfast <command> --help`` for the options. Exit codes are part of the interface, so
 scripts can tell failures apart:
@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import SmppError
-from . import bench, decode, send, simulator
+from . import bench, count, decode, send, simulator
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     traced = verbose("every PDU in and out")
     untraced = verbose("the library's debug log")
     # One module per subcommand, each adding its own parser; the order is the order of --help.
-    for command, parent in ((simulator, traced), (send, traced), (bench, traced), (decode, untraced)):
+    for command, parent in ((simulator, traced), (send, traced), (bench, traced), (decode, untraced),
+                            (count, untraced)):
         command.register(sub, [parent])
     return parser
 

@@ -13,7 +13,6 @@ import sys
 from typing import Callable, Iterator, NoReturn, Optional, TypeAlias, TypeVar
 
 from .. import _layout
-from ..client import Client
 from ..constants import DataCoding, Npi, Status, Ton, format_status, status_name
 from ..errors import (
     BindError,
@@ -120,6 +119,20 @@ _npi_arg = _enum_arg(Npi)
 _data_coding_arg = _enum_arg(
     DataCoding, {"GSM": 0, "GSM7": 0, "GSM0338": 0, "ASCII": 1, "LATIN_1": 3, "ISO_8859_1": 3, "UTF_16BE": 8}
 )
+
+
+def _languages_arg(text: str) -> tuple[int, ...]:
+    """An argparse type: national languages, comma-separated (``tr,es``, ``turkish``, ``1``)."""
+    from .._text import language_ids  # the compiled codec: imported where it is needed
+    from ..errors import TextError
+
+    try:
+        return language_ids(text)
+    except TextError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_languages_arg.__name__ = "languages"
 
 
 _N = TypeVar("_N", int, float)
@@ -315,12 +328,6 @@ def _ssl_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _connect(client: Client) -> None:
-    """Bind, turning each way it can fail into a one-line CliError with its exit code."""
-    with bind_errors(f"{client.host}:{client.port}"):
-        client.connect()
 
 
 @contextlib.contextmanager

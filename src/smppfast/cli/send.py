@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ..client import Client
+from ..pool import Pool
 from ..constants import format_status
 from ..errors import (
     CommandStatusError,
@@ -27,9 +28,11 @@ from ._common import (
     _check_bind_options,
     _check_cstr,
     _check_destination,
-    _connect,
+    bind_errors,
+    endpoints,
     _data_coding_arg,
     _format_receipt,
+    _languages_arg,
     _non_negative_float,
     _npi_arg,
     _out,
@@ -64,17 +67,22 @@ def cmd_send(args: argparse.Namespace) -> int:
         response_timeout=args.timeout,
         on_receipt=on_receipt,
     )
-    client = Client(args.host, args.port, bind_type=args.bind, **common)
+    where = endpoints(args)
+    client: Client | Pool
+    if len(where) * args.binds > 1:  # several binds: one pool, every part through one of them
+        client = Pool(where, binds=args.binds, bind_type=args.bind, **common)
+    else:
+        client = Client(*where[0], bind_type=args.bind, **common)
     # A transmitter cannot receive: receipts come to a receiver bind of the same system_id.
-    receiver = Client(args.host, args.port, bind_type="receiver", **common) if (
+    receivers = [Client(host, port, bind_type="receiver", **common) for host, port in where] if (
         wait_receipts and args.bind == "transmitter"
-    ) else None
-    opened: list[Client] = []
+    ) else []
+    opened: list[Client | Pool] = []
     try:
-        for c in (receiver, client):
-            if c is not None:
-                _connect(c)
-                opened.append(c)
+        for c in [*receivers, client]:
+            with bind_errors(_where(c)):
+                c.connect()
+            opened.append(c)
         fields: dict[str, Any] = dict(
             source_addr=args.source_addr,
             source_addr_ton=args.source_ton,
@@ -84,7 +92,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             registered_delivery=1 if wait_receipts else 0,
         )
         try:
-            futures = client.send_message(args.dest, args.text, data_coding=args.data_coding, method=args.method, **fields)
+            futures = client.send_message(args.dest, args.text, data_coding=args.data_coding, method=args.method,
+                                          languages=args.languages, **fields)
         except (TextError, ValueError) as err:
             raise CliError(f"cannot encode the text: {err}") from None
         except ConnectionClosedError as err:
@@ -119,6 +128,12 @@ def cmd_send(args: argparse.Namespace) -> int:
         for c in reversed(opened):
             c.close()
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _where(sender: Client | Pool) -> str:
+    if isinstance(sender, Pool):
+        return ", ".join(sorted({f"{m.host}:{m.port}" for m in sender.members}))
+    return f"{sender.host}:{sender.port}"
 
 
 def _wait_for_receipts(
@@ -172,6 +187,14 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
         help="data_coding: number or name (gsm, ia5, latin1, ucs2, ...); default: GSM 03.38 if the text fits, else UCS-2",
     )
     m.add_argument("--method", choices=("udh", "sar", "payload"), default="udh", help="how to split long texts (default: udh)")
+    m.add_argument(
+        "--languages",
+        type=_languages_arg,
+        default=(),
+        metavar="LANGS",
+        help="national language tables the text may use, comma-separated (e.g. tr,es; names, ISO 639-1 codes or "
+        "3GPP TS 23.038 ids); the cheapest encoding wins (default: none)",
+    )
     m.add_argument(
         "--wait-receipts", type=_non_negative_float, metavar="S", help="request delivery receipts and wait up to S seconds for them"
     )

@@ -59,20 +59,12 @@ from smppfast.simulator import Faults, Simulator
 
 from . import drivers
 from .drivers import blocking
+from .helpers import wait_until
 
 CERTS = Path(__file__).parent / "certs"
 PASSWORD = "s3cr3tPw"  # SMPP 3.4 allows 8 characters
 
 # -- helpers ------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def make_client(port: int, driver: str = "threads", **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from smppfast import LocalProtocolError, RemoteProtocolError, SmppTimeoutError, 
 from smppfast.errors import ConnectionClosedError
 
 from . import drivers, hostile
+from .helpers import wait_until
 from .hostile import ENQUIRE_LINK, HostileSmsc
 
 PASSWORD = "secret"
@@ -28,15 +29,6 @@ def client(port: int, driver: str = "threads", **kwargs: Any) -> Any:
     )
     opts.update(kwargs)
     return drivers.make_client(driver, "127.0.0.1", port, **opts)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def smppfast_threads() -> list[threading.Thread]:

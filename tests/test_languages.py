@@ -33,6 +33,8 @@ from smppfast import (
 from smppfast.reassembly import parse_udh, shift_tables
 from smppfast.simulator import Simulator
 
+from .helpers import wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 ESC = 0x1B
 IDS = range(1, 14)
@@ -405,15 +407,6 @@ def test_reassembly_decodes_a_multipart_turkish_message() -> None:
     assert message.text == text
     assert message.shift_tables == (describe_text(text, languages=["tr"]).locking_shift,
                                     describe_text(text, languages=["tr"]).single_shift)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_inbound_multipart_turkish_through_the_simulator_and_on_message() -> None:

@@ -76,9 +76,29 @@ for _, e in ipairs(res[2]) do
         m = ''
         if e[2] then redis.call('SET', key, ARGV[7], 'PX', ARGV[8]) end
     end
-    out[#out + 1] = {e[1], e[2], m}
+    out[#out + 1] = {e[1], e[2] or false, m}
 end
 return cjson.encode({res[1], out, res[3] or {}})
+"""
+
+# This consumer's own pending entries after START (XREADGROUP with an id reads them again): after
+# a lost connection (a take whose reply never came) and at the start (a consumer name used again),
+# with their marker values as in _CLAIM. A deleted entry comes back with false for its fields.
+_OWN = """
+local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], ARGV[4])
+local out = {}
+if res then
+    for _, e in ipairs(res[1][2]) do
+        local key = ARGV[5] .. e[1]
+        local m = redis.call('GET', key)
+        if not m then
+            m = ''
+            if e[2] then redis.call('SET', key, ARGV[6], 'PX', ARGV[7]) end
+        end
+        out[#out + 1] = {e[1], e[2] or false, m}
+    end
+end
+return cjson.encode(out)
 """
 
 # Per entry (5 arguments: id, ref, status, message ids, error): XACK, and only when that entry was
@@ -134,16 +154,18 @@ def _loads(raw: Any) -> Any:
         return json.loads(raw.decode("utf-8", "surrogateescape"))
 
 
-def _pairs(flat: Any) -> dict[str, str]:
-    """A stream entry's ``[field, value, ...]`` as a dict (a later duplicate field wins)."""
+def _pairs(flat: Any) -> Optional[dict[str, str]]:
+    """A stream entry's ``[field, value, ...]`` as a dict (a later duplicate field wins); None for
+    an entry deleted from the stream while pending."""
     if not isinstance(flat, list):
-        return {}
+        return None
     return dict(zip(flat[0::2], flat[1::2]))
 
 
-#: One entry handed to the worker: ``(entry id, fields, marker)``; ``marker`` is '' when this
-#: worker's marker was just written, else the value of the marker already there.
-Taken = tuple[str, dict[str, str], str]
+#: One entry handed to the worker: ``(entry id, fields, marker)``; ``fields`` is None for an entry
+#: deleted from the stream while it was pending; ``marker`` is '' when this worker's marker was
+#: just written (or the entry had none), else the value of the marker already there.
+Taken = tuple[str, Optional[dict[str, str]], str]
 
 #: One outcome record: ``(entry id, ref, status, message ids joined by ',', error)``.
 Outcome = tuple[str, str, str, str, str]
@@ -205,6 +227,9 @@ class WorkerRedis:
         self._claim = self.client.register_script(_CLAIM)
         self._finish = self.client.register_script(_FINISH)
         self._release = self.client.register_script(_RELEASE)
+        self._own = self.client.register_script(_OWN)
+        #: Commands sent (each one round trip; a script that had to be loaded again counts once).
+        self.calls = 0
 
     def close(self) -> None:
         self.client.close()
@@ -212,6 +237,7 @@ class WorkerRedis:
     def ensure_group(self) -> bool:
         """Create the consumer group (reading from the stream's start), and the stream if missing.
         True when it was created."""
+        self.calls += 1
         try:
             self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
             return True
@@ -222,6 +248,7 @@ class WorkerRedis:
 
     def take(self, count: int) -> list[Taken]:
         """Up to ``count`` new entries, marked, without waiting."""
+        self.calls += 1
         raw = self._take(keys=[self.stream], args=[self.group, self.consumer, count, self.marker_prefix,
                                                    self.token, self.marker_ms])
         out = _loads(raw)
@@ -230,12 +257,14 @@ class WorkerRedis:
     def take_blocking(self, count: int, block: float) -> list[Taken]:
         """Waits up to ``block`` seconds (less than the command timeout) for new entries
         (XREADGROUP BLOCK: scripts cannot block), then marks them."""
+        self.calls += 1
         reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count,
                                        block=max(1, int(block * 1000)))
         if not reply:
             return []
         entries = reply[0][1]
         ids = [_text(e[0]) for e in entries]
+        self.calls += 1
         markers = self._mark(args=[self.marker_prefix, self.token, self.marker_ms, *ids])
         out: list[Taken] = []
         for entry_id, (_, values), marker in zip(ids, entries, markers):
@@ -251,21 +280,32 @@ class WorkerRedis:
     def claim(self, min_idle: float, start: str, count: int) -> tuple[str, list[Taken], list[str]]:
         """``XAUTOCLAIM`` entries idle for ``min_idle`` seconds from ``start``: (next cursor,
         entries with their marker values, ids of pending entries that were deleted from the stream)."""
+        self.calls += 1
         raw = self._claim(keys=[self.stream], args=[self.group, self.consumer, max(0, int(min_idle * 1000)), start,
                                                     count, self.marker_prefix, self.token, self.marker_ms])
         cursor, entries, deleted = _loads(raw)
         taken = [(e[0], _pairs(e[1]), e[2]) for e in entries] if entries else []
         return cursor, taken, list(deleted) if deleted else []
 
+    def own_pending(self, start: str, count: int) -> list[Taken]:
+        """This consumer's pending entries after ``start``, with their marker values."""
+        self.calls += 1
+        raw = self._own(keys=[self.stream], args=[self.group, self.consumer, count, start, self.marker_prefix,
+                                                  self.token, self.marker_ms])
+        out = _loads(raw)
+        return [(e[0], _pairs(e[1]), e[2]) for e in out] if out else []
+
     def touch(self, ids: Sequence[str]) -> None:
         """Reset the idle time of entries this worker still holds, so that no other worker claims
         them while they wait for a response (XCLAIM to itself, JUSTID)."""
         if ids:
+            self.calls += 1
             self.client.execute_command("XCLAIM", self.stream, self.group, self.consumer, 0, *ids, "JUSTID")
 
     def finish(self, outcomes: Sequence[Outcome]) -> int:
         """Acknowledge the entries and write their records (one call); returns how many records were
         written (the others had been finished by another worker)."""
+        self.calls += 1
         args: list[Any] = [self.group, self.marker_prefix]
         for outcome in outcomes:
             args.extend(outcome)
@@ -275,9 +315,11 @@ class WorkerRedis:
         """Remove this worker's markers of entries it never sent."""
         if not ids:
             return 0
+        self.calls += 1
         return int(self._release(keys=[self.token], args=[self.marker_prefix, *ids]))
 
     def write_receipts(self, receipts: Sequence[dict[str, str]]) -> None:
+        self.calls += 1
         pipe = self.client.pipeline(transaction=False)
         for fields in receipts:
             pipe.xadd(self.receipts, fields)  # type: ignore[arg-type]
@@ -285,6 +327,7 @@ class WorkerRedis:
 
     def group_counts(self) -> tuple[int, Optional[int]]:
         """(pending entries, lag) of the group, for the progress line."""
+        self.calls += 1
         for g in self.client.xinfo_groups(self.stream):
             if _text(g.get("name")) == self.group:
                 lag = g.get("lag")

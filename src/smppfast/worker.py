@@ -83,6 +83,7 @@ class WorkerStats:
     redis_errors: int = 0
     unwritten: int = 0  # outcomes still unwritten when run() returned (the entries stay pending)
     released: int = 0  # entries given back unsent when the worker stopped
+    redis_round_trips: int = 0  # commands and script calls sent to Redis (receipts: one per batch)
 
     @property
     def written(self) -> int:
@@ -175,6 +176,9 @@ class Worker:
     ) -> None:
         if not isinstance(redis_url, str):
             raise TypeError(f"redis_url must be a str such as 'redis://host:6379/0', not {type(redis_url).__name__}")
+        if redis_url.partition("://")[0].lower() not in ("redis", "rediss", "unix") or "://" not in redis_url:
+            raise ValueError(f"the Redis URL must start with redis://, rediss:// or unix://, not "
+                             f"{redact_url(redis_url)!r}")
         for name, value in (("stream", stream), ("group", group)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty str, not {value!r}")
@@ -251,9 +255,12 @@ class Worker:
             raise RuntimeError("a Worker runs once; make a new one")
         self._ran = True
         where = redact_url(self.redis_url)
-        self._redis = WorkerRedis(self.redis_url, stream=self.stream, group=self.group, consumer=self.consumer,
-                                  token=self.token, results=self.results, receipts=self.receipts,
-                                  marker_ttl=self.marker_ttl, timeout=self.redis_timeout)
+        try:
+            self._redis = WorkerRedis(self.redis_url, stream=self.stream, group=self.group, consumer=self.consumer,
+                                      token=self.token, results=self.results, receipts=self.receipts,
+                                      marker_ttl=self.marker_ttl, timeout=self.redis_timeout)
+        except ValueError as exc:
+            raise WorkerError(f"{exc} ({where})") from None
         try:
             try:
                 created = self._redis.ensure_group()
@@ -287,11 +294,13 @@ class Worker:
                     self.pool.close()
                 store.close()
         finally:
+            self.stats.redis_round_trips = self._redis.calls
             self._redis.close()
         self.stats.unwritten = len(self._outcomes)
-        log.info("%s stopped: %d outcomes written (%s), %d receipts%s", self.consumer, self.stats.written,
+        log.info("%s stopped: %d outcomes written (%s), %d receipts, %d Redis round trips%s", self.consumer,
+                 self.stats.written,
                  ", ".join(f"{k} {v}" for k, v in sorted(self.stats.outcomes.items())) or "none",
-                 self.stats.receipts,
+                 self.stats.receipts, self.stats.redis_round_trips,
                  f"; {self.stats.unwritten} outcomes could not be written (their entries stay pending)"
                  if self.stats.unwritten else "")
         return self.stats
@@ -320,6 +329,9 @@ class Worker:
         next_claim = time.monotonic() + min(claim_every, 1.0)
         next_touch = time.monotonic() + touch_every
         resume_at = 0.0
+        # Look at this consumer's own pending entries first: a consumer name used before (entries a
+        # former process left), and again after any Redis error (a take whose reply was lost).
+        recover: Optional[str] = "0-0"
         while not self._stop.is_set():
             self._collect()
             now = time.monotonic()
@@ -335,6 +347,9 @@ class Worker:
                 if now >= next_touch:
                     self._touch()
                     next_touch = now + touch_every
+                if recover is not None and room > 0:
+                    recover = self._recover(recover, room)
+                    continue
                 if now >= next_claim and room > 0:
                     self._claim(room)
                     next_claim = now + claim_every
@@ -350,6 +365,7 @@ class Worker:
                 backoff.succeeded()
             except errors as exc:
                 resume_at = time.monotonic() + backoff.failed(exc)
+                recover = "0-0"
                 continue
             if taken:
                 self._dispatch(taken, claimed=False)
@@ -358,6 +374,21 @@ class Worker:
 
     def _nap(self, seconds: float) -> None:
         self._stop.wait(min(seconds, 0.05)) if seconds > 0.01 else time.sleep(seconds)
+
+    def _recover(self, cursor: str, room: int) -> Optional[str]:
+        """One step through this consumer's own pending entries: those it does not hold are taken
+        up again (sent if the marker is this process's or none; maybe_sent if an earlier process
+        of the same name marked them). Returns the next cursor, None when done."""
+        redis = self._redis
+        assert redis is not None
+        taken = redis.own_pending(cursor, max(1, min(room, self.batch)))
+        if not taken:
+            return None
+        lost = [t for t in taken if t[0] not in self._held]
+        if lost:
+            log.info("%s: taking up %d of its own pending entries again", self.consumer, len(lost))
+            self._dispatch(lost, claimed=True)
+        return taken[-1][0]
 
     def _claim(self, room: int) -> None:
         """Entries idle for claim_after seconds, from any consumer of the group."""
@@ -404,6 +435,10 @@ class Worker:
         ready: list[Message] = []
         for entry_id, fields, marker in taken:
             held[entry_id] = now
+            if fields is None:
+                outcomes.append((entry_id, entry_id, INVALID, "", "the entry was deleted from the stream (XDEL or "
+                                 "XTRIM) while pending, before it was sent"))
+                continue
             checked = check_entry(entry_id, fields, source_addr=self.source_addr,
                                   registered_delivery=self.registered_delivery)
             if marker and marker != token:

@@ -206,7 +206,8 @@ class WorkerRedis:
         redis = _import_redis()
         self.errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._redis_mod = redis
-        retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)  # the worker decides when to try again
+        # No retries inside redis-py: the worker decides when to try again, and what.
+        retry = importlib.import_module("redis.retry").Retry(importlib.import_module("redis.backoff").NoBackoff(), 0)
         try:
             self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                                retry=retry, retry_on_timeout=False)
@@ -322,7 +323,7 @@ class WorkerRedis:
         self.calls += 1
         pipe = self.client.pipeline(transaction=False)
         for fields in receipts:
-            pipe.xadd(self.receipts, fields)  # type: ignore[arg-type]
+            pipe.xadd(self.receipts, fields)
         pipe.execute()
 
     def group_counts(self) -> tuple[int, Optional[int]]:

@@ -53,6 +53,9 @@ FAILED = "failed"  # some parts were accepted, the rest could not be sent (the l
 # An entry whose submit never left is sent again after this, doubling up to _RETRY_MAX.
 _RETRY_FIRST = 0.1
 _RETRY_MAX = 5.0
+# While messages are in flight and the stream is empty, the reader looks for new entries this
+# often (without anything in flight it blocks in XREADGROUP instead).
+_EMPTY_POLL = 0.02
 # How long the reader naps while the binds have no room (responses free it); a sleep, not a
 # wake-up per response: a Condition per future would cost more than the nap.
 _NAP = 0.0005
@@ -222,7 +225,12 @@ class Worker:
         self._stop = threading.Event()
         self._redis: Optional[WorkerRedis] = None
         # Entries this worker holds until their outcome is written: id -> when taken (or touched).
+        # Only the reader thread changes it; the writer queues the ids it finished in _finished, and
+        # the reader lets go of them between its own Redis calls. So an entry that a claim or a
+        # recovery returns as pending, and that the writer finishes meanwhile, is still held when
+        # the reader looks: it is never mistaken for a lost one and sent again.
         self._held: dict[str, float] = {}
+        self._finished: collections.deque[str] = collections.deque()
         self._inflight: list[Message] = []
         self._retry: collections.deque[tuple[float, Message]] = collections.deque()
         self._outcomes: collections.deque[Outcome] = collections.deque()
@@ -328,7 +336,7 @@ class Worker:
         touch_every = self.claim_after / 3
         next_claim = time.monotonic() + min(claim_every, 1.0)
         next_touch = time.monotonic() + touch_every
-        resume_at = 0.0
+        resume_at = next_take = 0.0
         # Look at this consumer's own pending entries first: a consumer name used before (entries a
         # former process left), and again after any Redis error (a take whose reply was lost).
         recover: Optional[str] = "0-0"
@@ -358,9 +366,12 @@ class Worker:
                 if room <= 0 or (self._inflight and room < max(1, capacity // 4)):
                     self._nap(_NAP)
                     continue
+                if now < next_take:
+                    self._nap(_NAP)
+                    continue
                 count = min(room, self.batch)
                 taken = redis.take(count)
-                if not taken and not self._inflight and not self._outcomes:
+                if not taken and not self._inflight:
                     taken = redis.take_blocking(count, self.block)
                 backoff.succeeded()
             except errors as exc:
@@ -370,7 +381,9 @@ class Worker:
             if taken:
                 self._dispatch(taken, claimed=False)
             elif self._inflight:
-                self._nap(_NAP)
+                # The stream is empty but responses are awaited (a blocking read would hold them
+                # up): look again in a while, not at every nap.
+                next_take = time.monotonic() + _EMPTY_POLL
 
     def _nap(self, seconds: float) -> None:
         self._stop.wait(min(seconds, 0.05)) if seconds > 0.01 else time.sleep(seconds)
@@ -472,8 +485,9 @@ class Worker:
                     parts = split_text(message.text)
                     if len(parts) == 1:
                         part = parts[0]
+                        tlvs: Any = part.tlvs  # the Part's own TLV dict, typed narrower than SubmitSm's
                         pdu = SubmitSm(destination_addr=message.to, short_message=part.short_message,
-                                       esm_class=part.esm_class, data_coding=part.data_coding, tlvs=part.tlvs,
+                                       esm_class=part.esm_class, data_coding=part.data_coding, tlvs=tlvs,
                                        **message.fields)
                         # Encoded once here: in a batch, a PDU that fails to encode would fail the
                         # futures of every PDU after it too.
@@ -528,7 +542,13 @@ class Worker:
         self._send(due_now)
 
     def _collect(self) -> None:
-        """Turn the messages whose every part has its response into outcomes."""
+        """Let go of the entries the writer finished; turn the messages whose every part has its
+        response into outcomes."""
+        finished = self._finished
+        if finished:
+            held = self._held
+            for _ in range(len(finished)):
+                held.pop(finished.popleft(), None)
         inflight = self._inflight
         if not inflight:
             return
@@ -674,9 +694,7 @@ class Worker:
             for _ in batch:  # written: only now are they no longer ours to hold
                 outcomes.popleft()
             counts = self.stats.outcomes
-            held = self._held
-            for record in batch:
-                held.pop(record[0], None)
+            self._finished.extend(record[0] for record in batch)
             if written == len(batch):
                 for record in batch:
                     counts[record[2]] = counts.get(record[2], 0) + 1

@@ -101,17 +101,18 @@ end
 return cjson.encode(out)
 """
 
-# Per entry (5 arguments: id, ref, status, message ids, error): XACK, and only when that entry was
-# still pending (no other worker finished it meanwhile) the outcome record and its count; then the
-# marker goes. One record per entry, whichever worker finishes first.
+# Per entry, from one JSON argument (a list of [id, ref, status, message ids, error]): XACK, and
+# only when that entry was still pending (no other worker finished it meanwhile) the outcome record
+# and its count; then the marker goes. One record per entry, whichever worker finishes first. One
+# JSON string instead of five arguments per entry: redis-py packs each argument in Python.
 _FINISH = """
 local written = 0
-for i = 3, #ARGV, 5 do
-    local id = ARGV[i]
+for _, o in ipairs(cjson.decode(ARGV[3])) do
+    local id = o[1]
     if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
-        redis.call('XADD', KEYS[2], '*', 'ref', ARGV[i + 1], 'status', ARGV[i + 2],
-                   'message_ids', ARGV[i + 3], 'error', ARGV[i + 4], 'entry', id)
-        redis.call('HINCRBY', KEYS[3], ARGV[i + 2], 1)
+        redis.call('XADD', KEYS[2], '*', 'ref', o[2], 'status', o[3], 'message_ids', o[4], 'error', o[5],
+                   'entry', id)
+        redis.call('HINCRBY', KEYS[3], o[3], 1)
         written = written + 1
     end
     redis.call('DEL', ARGV[2] .. id)
@@ -307,10 +308,11 @@ class WorkerRedis:
         """Acknowledge the entries and write their records (one call); returns how many records were
         written (the others had been finished by another worker)."""
         self.calls += 1
-        args: list[Any] = [self.group, self.marker_prefix]
-        for outcome in outcomes:
-            args.extend(outcome)
-        return int(self._finish(keys=[self.stream, self.results, self.counts], args=args))
+        # An error may quote an entry's bytes that were not UTF-8 (surrogate escapes here): they
+        # become '?' rather than a batch that cannot be encoded. Refs are valid by then.
+        payload = json.dumps(outcomes, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+        return int(self._finish(keys=[self.stream, self.results, self.counts],
+                                args=[self.group, self.marker_prefix, payload]))
 
     def release(self, ids: Sequence[str]) -> int:
         """Remove this worker's markers of entries it never sent."""

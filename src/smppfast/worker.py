@@ -56,6 +56,8 @@ _RETRY_MAX = 5.0
 # While messages are in flight and the stream is empty, the reader looks for new entries this
 # often (without anything in flight it blocks in XREADGROUP instead).
 _EMPTY_POLL = 0.02
+# How often the reader looks at every message in flight, not only those at the front.
+_SWEEP_EVERY = 0.1
 # How long the reader naps while the binds have no room (responses free it); a sleep, not a
 # wake-up per response: a Condition per future would cost more than the nap.
 _NAP = 0.0005
@@ -231,7 +233,8 @@ class Worker:
         # the reader looks: it is never mistaken for a lost one and sent again.
         self._held: dict[str, float] = {}
         self._finished: collections.deque[str] = collections.deque()
-        self._inflight: list[Message] = []
+        self._inflight: collections.deque[Message] = collections.deque()
+        self._next_sweep = 0.0
         self._retry: collections.deque[tuple[float, Message]] = collections.deque()
         self._outcomes: collections.deque[Outcome] = collections.deque()
         self._receipts: collections.deque[dict[str, str]] = collections.deque()
@@ -552,18 +555,34 @@ class Worker:
         inflight = self._inflight
         if not inflight:
             return
-        still: list[Message] = []
         done = 0
-        for message in inflight:
-            for fut in message.handle:
+        # Responses come back in about the order of the submits: settle from the front, a few
+        # checks per call however many are in flight.
+        while inflight:
+            for fut in inflight[0].handle:
                 if not fut.done():
-                    still.append(message)
                     break
             else:
+                self._settle(inflight.popleft())
                 done += 1
-                self._settle(message)
-        if done:
+                continue
+            break
+        now = time.monotonic()
+        if inflight and now >= self._next_sweep:
+            # Now and then the whole lot: one message that waits long (a response timeout) must
+            # not hold back the outcomes of those sent after it.
+            self._next_sweep = now + _SWEEP_EVERY
+            still: collections.deque[Message] = collections.deque()
+            for message in inflight:
+                for fut in message.handle:
+                    if not fut.done():
+                        still.append(message)
+                        break
+                else:
+                    self._settle(message)
+                    done += 1
             self._inflight = still
+        if done:
             self._wake.set()
 
     def _settle(self, message: Message) -> None:

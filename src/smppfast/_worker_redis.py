@@ -107,16 +107,24 @@ return cjson.encode(out)
 # JSON string instead of five arguments per entry: redis-py packs each argument in Python.
 _FINISH = """
 local written = 0
+local counts = {}
+local markers = {}
 for _, o in ipairs(cjson.decode(ARGV[3])) do
     local id = o[1]
     if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
         redis.call('XADD', KEYS[2], '*', 'ref', o[2], 'status', o[3], 'message_ids', o[4], 'error', o[5],
                    'entry', id)
-        redis.call('HINCRBY', KEYS[3], o[3], 1)
+        counts[o[3]] = (counts[o[3]] or 0) + 1
         written = written + 1
     end
-    redis.call('DEL', ARGV[2] .. id)
+    markers[#markers + 1] = ARGV[2] .. id
+    if #markers == 500 then
+        redis.call('DEL', unpack(markers))
+        markers = {}
+    end
 end
+if #markers > 0 then redis.call('DEL', unpack(markers)) end
+for status, n in pairs(counts) do redis.call('HINCRBY', KEYS[3], status, n) end
 return written
 """
 

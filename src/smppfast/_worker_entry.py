@@ -58,6 +58,8 @@ def _shown(value: str, limit: int = 40) -> str:
 
 
 def _utf8_error(name: str, value: str) -> Optional[str]:
+    if value.isascii():  # the usual case, without building the bytes
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

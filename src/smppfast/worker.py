@@ -471,7 +471,8 @@ class Worker:
             ready.append(checked)
         if ready:
             self._send(ready)
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _send(self, messages: list[Message]) -> None:
         """Hand messages to the pool: the one-part messages that need no ref in one ``submit_many``
@@ -582,7 +583,7 @@ class Worker:
                     self._settle(message)
                     done += 1
             self._inflight = still
-        if done:
+        if done and not self._wake.is_set():
             self._wake.set()
 
     def _settle(self, message: Message) -> None:

@@ -106,16 +106,17 @@ return cjson.encode(out)
 # and its count; then the marker goes. One record per entry, whichever worker finishes first. One
 # JSON string instead of five arguments per entry: redis-py packs each argument in Python.
 _FINISH = """
-local written = 0
+local skipped = {}
 local counts = {}
 local markers = {}
-for _, o in ipairs(cjson.decode(ARGV[3])) do
+for i, o in ipairs(cjson.decode(ARGV[3])) do
     local id = o[1]
     if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
         redis.call('XADD', KEYS[2], '*', 'ref', o[2], 'status', o[3], 'message_ids', o[4], 'error', o[5],
                    'entry', id)
         counts[o[3]] = (counts[o[3]] or 0) + 1
-        written = written + 1
+    else
+        skipped[#skipped + 1] = i - 1
     end
     markers[#markers + 1] = ARGV[2] .. id
     if #markers == 500 then
@@ -125,7 +126,7 @@ for _, o in ipairs(cjson.decode(ARGV[3])) do
 end
 if #markers > 0 then redis.call('DEL', unpack(markers)) end
 for status, n in pairs(counts) do redis.call('HINCRBY', KEYS[3], status, n) end
-return written
+return skipped
 """
 
 # Entries this worker marked but never sent (it is stopping): remove its own markers, so the
@@ -312,15 +313,16 @@ class WorkerRedis:
             self.calls += 1
             self.client.execute_command("XCLAIM", self.stream, self.group, self.consumer, 0, *ids, "JUSTID")
 
-    def finish(self, outcomes: Sequence[Outcome]) -> int:
-        """Acknowledge the entries and write their records (one call); returns how many records were
-        written (the others had been finished by another worker)."""
+    def finish(self, outcomes: Sequence[Outcome]) -> list[int]:
+        """Acknowledge the entries and write their records (one call); returns the positions of the
+        outcomes not written because another worker had finished their entries first."""
         self.calls += 1
         # An error may quote an entry's bytes that were not UTF-8 (surrogate escapes here): they
         # become '?' rather than a batch that cannot be encoded. Refs are valid by then.
         payload = json.dumps(outcomes, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-        return int(self._finish(keys=[self.stream, self.results, self.counts],
-                                args=[self.group, self.marker_prefix, payload]))
+        skipped = self._finish(keys=[self.stream, self.results, self.counts],
+                               args=[self.group, self.marker_prefix, payload])
+        return [int(i) for i in skipped] if skipped else []
 
     def release(self, ids: Sequence[str]) -> int:
         """Remove this worker's markers of entries it never sent."""

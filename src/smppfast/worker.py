@@ -36,7 +36,7 @@ from .constants import status_name
 from ._codec import SubmitSm, encode
 from ._text import split_text
 from .errors import CommandStatusError, ConnectionClosedError, SmppError, SmppTimeoutError, WindowFull
-from .pool import Pool
+from .pool import Pool, _members_of
 from .receipt import DeliveryReceipt
 from .stores import RedisStore
 
@@ -209,6 +209,7 @@ class Worker:
             raise ValueError(f"registered_delivery must be 0 to 255, not {registered_delivery!r}")
         self.redis_url = redis_url
         self.endpoints = list(endpoints)
+        _members_of(self.endpoints, binds)  # checked here, not first when run() builds the pool
         self.binds = binds
         self.client_kwargs = client_kwargs
         self.stream = stream
@@ -700,7 +701,9 @@ class Worker:
                 self._write_outcomes(redis)
                 self._write_receipts(redis)
                 backoff.succeeded()
-            except errors as exc:
+            except Exception as exc:
+                if not isinstance(exc, errors):  # a bug: say so loudly, and keep the outcomes
+                    log.exception("%s: writing outcomes failed", self.consumer)
                 wait = backoff.failed(exc)
                 end = time.monotonic() + wait
                 while time.monotonic() < end and not (self._writer_stop and time.monotonic() >= self._writer_deadline):
@@ -710,20 +713,19 @@ class Worker:
         outcomes = self._outcomes
         while outcomes:
             batch = [outcomes[i] for i in range(min(len(outcomes), _FINISH_CHUNK))]
-            written = redis.finish(batch)
+            skipped = redis.finish(batch)
             for _ in batch:  # written: only now are they no longer ours to hold
                 outcomes.popleft()
-            counts = self.stats.outcomes
             self._finished.extend(record[0] for record in batch)
-            if written == len(batch):
-                for record in batch:
-                    counts[record[2]] = counts.get(record[2], 0) + 1
-            else:
-                # Some entries were finished by another worker first (after a claim): which ones
-                # is not known here, only how many; count by status the ones most likely ours.
-                self.stats.finished_elsewhere += len(batch) - written
-                for record in batch[:written]:
-                    counts[record[2]] = counts.get(record[2], 0) + 1
+            counts = self.stats.outcomes
+            if skipped:
+                # Finished by another worker first (it claimed them): its record stands.
+                self.stats.finished_elsewhere += len(skipped)
+                log.info("%s: %d entries had been finished by another worker", self.consumer, len(skipped))
+                gone = set(skipped)
+                batch = [record for i, record in enumerate(batch) if i not in gone]
+            for record in batch:
+                counts[record[2]] = counts.get(record[2], 0) + 1
 
     def _write_receipts(self, redis: WorkerRedis) -> None:
         receipts = self._receipts

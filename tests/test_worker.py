@@ -409,3 +409,61 @@ def test_receipts_reach_the_receipts_stream_with_their_ref(r: Any, stream: str, 
     ids_by_ref = {v[0]["ref"]: v[0]["message_ids"] for v in outcomes.values()}
     assert all(ids_by_ref[rec["ref"]] == rec["message_id"] for rec in receipts)
     assert worker.stats.outcomes == {"ESME_ROK": 20} and worker.stats.receipts == 20
+
+
+def test_refusals_and_lost_responses_get_their_status(r: Any, stream: str, server: RedisServer) -> None:
+    """On one bind the Nth submit is the Nth entry: every 3rd answered with generic_nack
+    (ESME_RSYSERR), every 5th never answered (a response timeout: maybe_sent, not sent again)."""
+    with Simulator(faults=Faults(drop_every=5, nack_every=3)) as sim:
+        ids = fill(r, stream, 15)
+        worker = Worker(server.url, [("127.0.0.1", sim.port)], stream=stream, system_id="me", password="x",
+                        response_timeout=0.5, window=20, progress_interval=60)
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            wait_records(r, f"{stream}:results", 15, 20)
+        finally:
+            worker.stop()
+            thread.join(30)
+        recs = check_exactly_once(r, stream, ids, sim)
+        assert sim.counters["submits"] == 15
+    status = {i: recs[entry_id][0]["status"] for i, entry_id in enumerate(ids, 1)}
+    assert [i for i, s in status.items() if s == "maybe_sent"] == [5, 10, 15]
+    assert [i for i, s in status.items() if s == "ESME_RSYSERR"] == [3, 6, 9, 12]
+    assert all(s == "ESME_ROK" for i, s in status.items() if i % 3 and i % 5)
+    assert "no response" in recs[ids[4]][0]["error"] and "not sent again" in recs[ids[4]][0]["error"]
+    assert worker.stats.outcomes == {"ESME_ROK": 8, "ESME_RSYSERR": 4, "maybe_sent": 3}
+
+
+def test_of_two_workers_finishing_one_entry_only_the_first_writes(r: Any, stream: str, server: RedisServer) -> None:
+    """The scripts alone: A takes an entry and stalls; B claims it, sees A's marker, records
+    maybe_sent; A's late outcome is then not written. An entry whose marker A removed (never
+    sent) is sent by its claimer."""
+    from smppfast._worker_redis import WorkerRedis
+
+    def redis_for(name: str) -> WorkerRedis:
+        return WorkerRedis(server.url, stream=stream, group="g", consumer=name, token=f"?{name}/1",
+                           results=f"{stream}:results", receipts=f"{stream}:receipts", marker_ttl=60)
+
+    a, b = redis_for("A"), redis_for("B")
+    try:
+        assert a.ensure_group() and not b.ensure_group()
+        first = r.xadd(stream, {"to": "447700900123", "text": "one"}).decode()
+        second = r.xadd(stream, {"to": "447700900123", "text": "two"}).decode()
+        taken = a.take(10)
+        assert [(t[0], t[2]) for t in taken] == [(first, ""), (second, "")]  # '' : A's markers written now
+        assert a.release([second]) == 1  # A gives the second back unsent
+        cursor, claimed, deleted = b.claim(0, "0-0", 10)
+        assert [(t[0], t[2]) for t in claimed] == [(first, "?A/1"), (second, "")]
+        assert b.finish([(first, first, "maybe_sent", "", "claimed from A")]) == []
+        assert a.finish([(first, first, "ESME_ROK", "1", "")]) == [0]  # too late: not written
+        assert b.finish([(second, second, "ESME_ROK", "2", "")]) == []
+        recs = records(r, f"{stream}:results")
+        assert {e: [x["status"] for x in v] for e, v in recs.items()} == {first: ["maybe_sent"], second: ["ESME_ROK"]}
+        assert r.xpending(stream, "g")["pending"] == 0
+        assert r.keys(f"smppfast:sent:{stream}:*") == []  # no marker outlives its outcome
+        assert {k.decode(): int(v) for k, v in r.hgetall(f"{stream}:results:counts").items()} == {
+            "maybe_sent": 1, "ESME_ROK": 1}
+    finally:
+        a.close()
+        b.close()

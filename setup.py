@@ -99,7 +99,8 @@ setup(
             ext("_codec", []),
             ext("_window", []),
             ext("_futures", []),
-            ext("_text", ["csrc/gsm0338.c"]),
+            ext("_memstore", []),
+            ext("_text", ["csrc/gsm0338.c", "csrc/gsm0338_national.c"]),
         )
         if not ONLY or e.name.split(".")[-1] in ONLY
     ],

@@ -783,6 +783,7 @@ def smppfast_async_case(port: int, mode: str, window: int, count: int, *, uvloop
     """smppfast.AsyncClient. mode: 'tasks' (``window`` tasks each awaiting submit in a loop),
     'bulk' (submit_many batches of 1,000) or 'stopwait' (one task, window 1)."""
     from smppfast import AsyncClient
+    from smppfast.aio import wait_all
 
     pool = _pool()
 
@@ -805,9 +806,9 @@ def smppfast_async_case(port: int, mode: str, window: int, count: int, *, uvloop
                     for k in range(n // 1000):
                         pending.append(await client.submit_many(pool[(k % 4) * 1000:(k % 4 + 1) * 1000]))
                         while len(pending) > 1:
-                            done += len(await asyncio.gather(*pending.popleft()))
+                            done += len(await wait_all(pending.popleft()))
                     while pending:
-                        done += len(await asyncio.gather(*pending.popleft()))
+                        done += len(await wait_all(pending.popleft()))
                     return done
                 tasks = 1 if mode == "stopwait" else window
                 per = n // tasks

@@ -166,3 +166,55 @@ def test_count_parts_smppfast(benchmark: Any) -> None:
 def test_count_parts_smpplib(benchmark: Any) -> None:
     """smpplib: len(make_parts(text)[0]), its only way to count parts."""
     _bench(benchmark, lambda s: len(smpplib_gsm.make_parts(s)[0]), GSM_1000, n=10)
+
+
+# --------------------------------------------------------------------- national language tables
+#
+# The goal (issue 12): count_parts / split_text with languages= enabled stay within 2x of the same
+# call without them on the same text. Each group holds the call without languages and with them;
+# divide the two means for the ratio (README "National languages" gives the figures measured).
+
+TR_900 = ("Ağaçların gölgesinde şarkı söyleyen çocuklar, ılık rüzgarda İzmir'e doğru yürüdü. " * 12)[:900]
+HI_900 = ("भारत एक विशाल देश है, जिसकी संस्कृति बहुत पुरानी है। " * 20)[:900]
+TR_SHORT = "Merhaba, yarın saat 10'da görüşelim mi? Teşekkürler."
+LANGS = ("tr", "es", "pt")  # tuples are remembered by identity: the usual case of a constant
+EVERY_LANGUAGE = tuple(range(1, 14))
+
+LANGUAGE_CASES = [
+    # (id, text, languages): a GSM text (no table pays), Turkish and Hindi texts (a table wins),
+    # a UCS-2 text (no table fits), a short Turkish text with every language enabled.
+    ("gsm-1000", GSM_1000, LANGS),
+    ("tr-900", TR_900, LANGS),
+    ("hi-900", HI_900, ("hi", "bn")),
+    ("ucs2-500", UCS2_500, LANGS),
+    ("tr-52-all", TR_SHORT, EVERY_LANGUAGE),
+]
+
+
+def test_language_inputs_are_what_the_names_say() -> None:
+    from smppfast import describe_text
+
+    assert describe_text(GSM_1000, languages=LANGS).locking_shift == 0
+    assert describe_text(TR_900, languages=LANGS).locking_shift == 1
+    assert describe_text(TR_900).data_coding == 8
+    assert describe_text(HI_900, languages=("hi", "bn")).locking_shift == 6
+    assert describe_text(UCS2_500, languages=LANGS).data_coding == 8
+    assert describe_text(TR_SHORT, languages=EVERY_LANGUAGE).single_shift == 1
+
+
+@pytest.mark.parametrize("case, text, langs", LANGUAGE_CASES, ids=[c[0] for c in LANGUAGE_CASES])
+@pytest.mark.parametrize("enabled", [False, True], ids=["without", "with-languages"])
+def test_count_parts_languages(benchmark: Any, case: str, text: str, langs: tuple[Any, ...], enabled: bool) -> None:
+    """count_parts of the text, without languages= and with them (same group: compare the two)."""
+    benchmark.group = f"languages-count-{case}"
+    use = langs if enabled else ()
+    _bench(benchmark, lambda s: count_parts(s, languages=use), text, n=10)
+
+
+@pytest.mark.parametrize("case, text, langs", LANGUAGE_CASES, ids=[c[0] for c in LANGUAGE_CASES])
+@pytest.mark.parametrize("enabled", [False, True], ids=["without", "with-languages"])
+def test_split_text_languages(benchmark: Any, case: str, text: str, langs: tuple[Any, ...], enabled: bool) -> None:
+    """split_text of the text into UDH parts, without languages= and with them."""
+    benchmark.group = f"languages-split-{case}"
+    use = langs if enabled else ()
+    _bench(benchmark, lambda s: split_text(s, reference=1, languages=use), text, n=10)

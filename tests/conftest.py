@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from .drivers import DRIVERS
 from .redis_server import RedisServer, missing_reason
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -32,6 +33,13 @@ def _preload_libcst() -> None:
 
 
 _preload_libcst()
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    """The client driver a behaviour test runs against: "threads" (``Client``) or "asyncio"
+    (``AsyncClient``, through the synchronous face in ``drivers.py``)."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Shared test helpers: two sans-IO sessions wired together in memory with a fake clock.
+"""Shared test helpers: two sans-IO sessions wired together in memory with a fake clock, and
+``wait_until`` for the tests that drive real sockets and threads.
 
 The idea is h11's ``ConnectionPair``: no sockets, no threads, no sleeping. Bytes move
 only when a test says so, and time moves only when a test sets ``pair.now``, so every
@@ -7,7 +8,8 @@ timer test is exact and takes microseconds.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import time
+from typing import Any, Callable, Optional
 
 from smppfast import _codec
 from smppfast.events import BindRequested, Bound, Event
@@ -81,3 +83,13 @@ class SessionPair:
 def of_type(events: list[Event], cls: type) -> list[Any]:
     """The events of exactly ``cls`` (drivers dispatch on the exact type, so tests do too)."""
     return [e for e in events if type(e) is cls]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.005)
+    return True

@@ -1,9 +1,13 @@
-"""smppfast.AsyncClient against the simulator: the same session as the threaded client,
-driven by asyncio (issue 10, first part: bind, submit, callbacks, cancellation, close)."""
+"""What is asyncio's own in ``smppfast.AsyncClient``: its awaitable API, cancellation, coroutine
+callbacks, close() with tasks still waiting, and running clean under ``asyncio.run`` in debug
+mode. The behaviour both drivers share (binds, throttling, timeouts, a cut link, reconnect,
+TLS, callbacks, the fault tests) runs on both from test_client*.py through ``drivers.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import warnings
 from typing import Any
@@ -12,16 +16,14 @@ import pytest
 
 from smppfast import (
     AsyncClient,
-    BindError,
     CommandStatusError,
     ConnectionClosedError,
     LocalProtocolError,
     SmppTimeoutError,
     Status,
     SubmitSm,
-    WindowFull,
 )
-from smppfast.simulator import Faults, Simulator
+from smppfast.simulator import Simulator
 
 PASSWORD = "secret"
 
@@ -38,11 +40,35 @@ def sm(i: int = 0, **fields: Any) -> SubmitSm:
                     **fields)
 
 
+class LoopProblems(AssertionError):
+    """What ``run`` found wrong with how a coroutine used its event loop."""
+
+
 def run(coro: Any) -> Any:
-    """asyncio.run in debug mode, failing on "never awaited" / "Task was destroyed" warnings."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return asyncio.run(coro, debug=True)
+    """asyncio.run in debug mode, failing when anything is left behind: a task still pending
+    once ``coro`` returned (it would be "destroyed"), a coroutine never awaited, an unclosed
+    transport or socket, or anything else that reaches the loop's exception handler
+    ("Task exception was never retrieved", ...)."""
+    problems: list[str] = []
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: problems.append(str(context.get("message"))))
+        result = await coro
+        me = asyncio.current_task()
+        for _ in range(5):  # what close() scheduled: connection_lost, done callbacks
+            await asyncio.sleep(0)
+        problems.extend(f"task left pending: {t!r}" for t in asyncio.all_tasks() if t is not me)
+        return result
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = asyncio.run(main(), debug=True)
+        gc.collect()  # a coroutine never awaited, or an unclosed transport, says so now
+    problems.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, ResourceWarning)))
+    if problems:
+        raise LoopProblems("; ".join(problems))
+    return result
 
 
 @pytest.fixture
@@ -108,18 +134,6 @@ def test_errors_are_raised_as_the_threaded_clients_futures_carry_them(sim: Simul
     run(main())
 
 
-def test_bind_refused_raises_bind_error_with_the_status(sim: Simulator) -> None:
-    sim.set_faults(refuse_binds=Status.ESME_RINVPASWD)
-
-    async def main() -> None:
-        c = client(sim.port)
-        with pytest.raises(BindError) as info:
-            await c.connect()
-        assert info.value.status == Status.ESME_RINVPASWD and "Invalid Password" in str(info.value)
-        await c.close()
-
-    run(main())
-
 
 def test_cancelling_the_awaiting_task_keeps_the_request_and_its_slot(sim: Simulator) -> None:
     sim.set_faults(delay=0.3)
@@ -143,20 +157,6 @@ def test_cancelling_the_awaiting_task_keeps_the_request_and_its_slot(sim: Simula
 
     run(main())
 
-
-def test_window_full_raises_after_its_timeout(sim: Simulator) -> None:
-    sim.set_faults(drop_every=1)
-
-    async def main() -> None:
-        async with client(sim.port, window=1, response_timeout=2.0) as c:
-            first = asyncio.create_task(c.submit(sm(1)))
-            await asyncio.sleep(0.05)
-            with pytest.raises(WindowFull):
-                await c.submit(sm(2), timeout=0.2)
-            with pytest.raises(SmppTimeoutError):
-                await first
-
-    run(main())
 
 
 def test_plain_and_coroutine_callbacks_and_a_callback_that_awaits_a_submit(sim: Simulator) -> None:
@@ -202,6 +202,101 @@ def test_close_with_requests_in_flight_waits_for_them(sim: Simulator) -> None:
     assert [r.command_status for r in run(main())] == [0] * 10
 
 
+def test_close_ends_every_task_awaiting_a_submit(sim: Simulator) -> None:
+    # Requests in flight that are never answered and tasks still waiting for a slot: close()
+    # is bounded by close_timeout, and every awaiting task ends, none is left pending.
+    sim.set_faults(drop_every=1)
+
+    async def main() -> list[Any]:
+        c = client(sim.port, window=2, close_timeout=0.2, response_timeout=30.0, window_timeout=30.0)
+        await c.connect()
+        tasks = [asyncio.create_task(c.submit(sm(i))) for i in range(5)]
+        await asyncio.sleep(0.05)
+        assert c.in_flight == 2
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await c.close()
+        assert loop.time() - t0 < 3.0
+        return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 2.0)
+
+    outcomes = run(main())
+    assert all(isinstance(o, ConnectionClosedError) for o in outcomes), outcomes
+    # The two on the wire may have been taken; the three that waited never left.
+    assert [o.maybe_accepted for o in outcomes] == [True, True, False, False, False]
+
+
+def test_a_task_cancelled_as_a_slot_frees_for_it_hands_the_slot_on(sim: Simulator) -> None:
+    # The response that frees the only slot wakes the first waiting task; that task is
+    # cancelled before it resumes. The slot must go to the next waiter at once, not after its
+    # window_timeout (30 s here). The request of the cancelled task went out or did not, and
+    # is counted as what it was.
+    sim.set_faults(delay=0.1)
+
+    async def main() -> None:
+        async with client(sim.port, window=1, window_timeout=30.0) as c:
+            (first,) = await c.submit_many([sm(1)])
+            second = asyncio.create_task(c.submit(sm(2)))
+            third = asyncio.create_task(c.submit(sm(3)))
+            await asyncio.sleep(0.02)
+            assert c.in_flight == 1  # both tasks wait for the slot
+            # Done callbacks of the freeing response run before the woken task resumes.
+            first.add_done_callback(lambda _: second.cancel())
+            assert (await asyncio.wait_for(third, 5.0)).command_status == 0
+            try:
+                await second
+                sent = 3  # the cancel came too late to stop it (asyncio.wait_for before 3.12)
+            except asyncio.CancelledError:
+                sent = 2
+            for _ in range(100):
+                if c.in_flight == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert (c.stats.submitted, c.stats.responses[0], c.in_flight) == (sent, sent, 0)
+
+    run(main())
+
+
+def test_close_from_inside_a_coroutine_callback(sim: Simulator) -> None:
+    # A callback may end the session: close() does not wait for the callback it is called
+    # from (close_timeout is 5 s here), nor for the task that runs it.
+    async def main() -> None:
+        holder: list[AsyncClient] = []
+        closed = asyncio.Event()
+
+        async def on_message(message: Any) -> None:
+            await holder[0].close()
+            closed.set()
+
+        c = client(sim.port, on_message=on_message, close_timeout=5.0)
+        holder.append(c)
+        await c.connect()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        sim.send_mo("555", "100", "bye")
+        await asyncio.wait_for(closed.wait(), 4.0)
+        assert loop.time() - t0 < 2.0
+        assert not c.bound
+        await c.close()  # again: nothing to do
+
+    run(main())
+    assert sim.wait_for(lambda: sim.connections == 0)
+
+
+def test_run_fails_on_what_a_coroutine_leaves_behind() -> None:
+    # The checks every test here runs under are real: a task left pending, a coroutine
+    # never awaited.
+    async def leaves_a_task() -> None:
+        asyncio.get_running_loop().create_task(asyncio.sleep(10))
+
+    async def never_awaits() -> None:
+        asyncio.sleep(0)  # type: ignore[unused-coroutine]  # deliberately never awaited
+
+    with pytest.raises(LoopProblems, match="task left pending"):
+        run(leaves_a_task())
+    with pytest.raises(LoopProblems, match="never awaited"):
+        run(never_awaits())
+
+
 def test_connect_twice_and_bad_options_are_refused_clearly(sim: Simulator) -> None:
     with pytest.raises(ValueError, match="response_timeout"):
         client(sim.port, response_timeout=-1)
@@ -217,19 +312,6 @@ def test_connect_twice_and_bad_options_are_refused_clearly(sim: Simulator) -> No
 
     run(main())
 
-
-def test_a_link_cut_mid_stream_fails_what_is_in_flight_as_maybe_accepted(sim: Simulator) -> None:
-    sim.set_faults(close_after=5, delay=0.05)
-
-    async def main() -> list[Any]:
-        async with client(sim.port, window=10) as c:
-            futures = await c.submit_many([sm(i) for i in range(10)])
-            return await asyncio.gather(*futures, return_exceptions=True)
-
-    outcomes = run(main())
-    errors = [o for o in outcomes if isinstance(o, BaseException)]
-    assert len(outcomes) == 10 and errors
-    assert all(isinstance(e, ConnectionClosedError) and e.maybe_accepted for e in errors)
 
 
 def test_throttled_submits_are_sent_again_in_order(sim: Simulator) -> None:
@@ -248,36 +330,6 @@ def test_throttled_submits_are_sent_again_in_order(sim: Simulator) -> None:
     assert accepted == [b"m%06d" % i for i in range(30)]
 
 
-def test_throttling_past_the_retries_raises_the_status(sim: Simulator) -> None:
-    sim.set_faults(throttle_every=1)
-
-    async def main() -> None:
-        async with client(sim.port, throttle_backoff=0.001, throttle_retries=2) as c:
-            with pytest.raises(CommandStatusError) as info:
-                await c.submit(sm(1))
-            assert info.value.status == Status.ESME_RTHROTTLED and c.stats.throttled == 2
-
-    run(main())
-
-
-def test_tls(sim: Simulator) -> None:
-    from .test_client import tls_contexts
-
-    server_ctx, client_ctx = tls_contexts()
-    got: list[Any] = []
-
-    async def main() -> int:
-        with Simulator(ssl_context=server_ctx) as tls_sim:
-            async with client(tls_sim.port, ssl_context=client_ctx, window=20, on_receipt=got.append) as c:
-                futures = await c.submit_many([sm(i, registered_delivery=1) for i in range(50)])
-                await asyncio.gather(*futures)
-                for _ in range(300):
-                    if len(got) == 50:
-                        break
-                    await asyncio.sleep(0.01)
-                return tls_sim.submits
-
-    assert run(main()) == 50 and len(got) == 50
 
 
 def test_runs_on_uvloop(sim: Simulator) -> None:
@@ -296,22 +348,6 @@ def test_runs_on_uvloop(sim: Simulator) -> None:
     finally:
         loop.close()
 
-
-def test_reconnect_binds_again_and_submits_wait_for_it(sim: Simulator) -> None:
-    async def main() -> None:
-        async with client(sim.port, reconnect=True, window=5) as c:
-            assert (await c.submit(sm(0))).command_status == 0
-            sim.set_faults(close_after=2, delay=0.1)
-            futures = await c.submit_many([sm(i) for i in range(1, 4)])
-            outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            assert all(isinstance(o, ConnectionClosedError) and o.maybe_accepted for o in outcomes)
-            sim.clear_faults()
-            later = [await c.submit(sm(i), timeout=10) for i in range(4, 10)]
-            assert all(r.command_status == 0 for r in later)
-            assert c.stats.reconnects >= 1
-
-    run(main())
-    assert sim.wait_for(lambda: sim.connections == 0)
 
 
 def test_close_wins_over_a_reconnect_in_progress(sim: Simulator) -> None:

@@ -266,6 +266,41 @@ def test_send_ucs2_payload_method() -> None:
     assert pdu.tlvs[smppfast.Tlv.MESSAGE_PAYLOAD] == "héllo ☃".encode("utf-16-be")
 
 
+def test_send_with_languages_uses_the_national_tables() -> None:
+    text = "ğ" * 200  # UCS-2: 3 parts; the Turkish locking table: 2 parts of septets
+    with Simulator() as sim:
+        result = run("send", "--port", str(sim.port), "--languages", "tr,es", "15551234", text)
+        submits = [p for p in sim.received if type(p) is smppfast.SubmitSm]
+    assert result.returncode == 0, result.stderr
+    assert len(re.findall(r"^part \d/2: message_id=\S+ status=ESME_ROK$", result.stdout, re.M)) == 2
+    assert [p.data_coding for p in submits] == [0, 0]
+    assert all(p.short_message[6:9] == bytes([0x25, 1, 1]) for p in submits)
+
+
+def test_send_unknown_language_is_a_clean_usage_error() -> None:
+    result = run("send", "--port", "1", "--languages", "tr,xx", "15551234", "hi")
+    assert_clean_error(result, 2, "--languages", "unknown national language 'xx'", "1 turkish (tr)")
+
+
+def test_count_prints_encoding_tables_parts_and_units() -> None:
+    result = run("count", "Merhaba dünya, ğüşıöç", "--languages", "tr,es")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "encoding       GSM 03.38 (data_coding 0)",
+        "locking shift  none",
+        "single shift   turkish (1)",
+        "parts          1",
+        "units          25 septets",  # 21 characters, 4 of them escape pairs
+    ]
+    result = run("count", "ğ" * 200, "--languages", "turkish")
+    assert "locking shift  turkish (1)" in result.stdout and "parts          2" in result.stdout
+    result = run("count", "ğ" * 200)
+    assert result.stdout.splitlines()[0] == "encoding       UCS-2 (data_coding 8)"
+    assert "parts          3" in result.stdout and "units          200 UTF-16 units" in result.stdout
+    result = run("count", "中", "--languages", "tr", "--data-coding", "gsm")
+    assert_clean_error(result, 2, "'中'", "cannot be encoded in GSM 03.38")
+
+
 def test_send_rejected_part_exits_1_with_the_status_name() -> None:
     with Simulator(faults=Faults(status=smppfast.Status.ESME_RINVDSTADR)) as sim:
         result = run("send", "--port", str(sim.port), "15551234", "hi")
@@ -488,7 +523,7 @@ def test_decode_udh_names_other_elements_and_reports_a_malformed_one() -> None:
     lines = decode_lines(esm_class=0x40, short_message=udh + b"x")
     assert lines[0] == (
         "udh   0b0003010201240101250101  (concatenated: ref 1, part 1 of 2; "
-        "IE 0x24 national language single shift: 01; IE 0x25 national language locking shift: 01)"
+        "national language single shift: 1 (turkish); national language locking shift: 1 (turkish))"
     )
     # UDHL 9 but only 5 octets follow: the library's parser says what is wrong.
     lines = decode_lines(esm_class=0x40, short_message=bytes.fromhex("0900030102") + b"x")

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import re
+import subprocess
+import sys
 import urllib.request
 from typing import Any, Callable, Iterator
 
@@ -310,6 +313,50 @@ def test_prometheus_reports_one_series_per_pool_member(sim: Simulator, scrape: A
         assert pool.stats.submitted == 8 and pool.stats.bound == 1
 
 
+def test_prometheus_on_a_real_pool_reports_every_bind(sim: Simulator, scrape: Any) -> None:
+    with Simulator() as other, smppfast.Pool(
+        [("127.0.0.1", sim.port), ("127.0.0.1", other.port)], binds=2, system_id="test", password=PASSWORD,
+        response_timeout=5.0, enquire_link_interval=None, window_timeout=5.0, close_timeout=5.0, unbind_timeout=1.0,
+    ) as pool:
+        registry = CollectorRegistry()
+        smppfast.prometheus.register(pool, registry)
+        assert outcomes(pool.submit_many([sm(i, registered_delivery=1) for i in range(40)])) == {"ok": 40}
+        assert wait_until(lambda: pool.stats.receipts == 40)
+        got = scrape(registry)
+        labels = [m.label for m in pool.members]
+        assert len(set(labels)) == 4
+        per_bind = {label: got[("smppfast_submits_total", (("bind", label),))] for label in labels}
+        assert sum(per_bind.values()) == 40 == pool.stats.submitted
+        assert sum(got[("smppfast_receipts_total", (("bind", label), ("state", "DELIVRD")))]
+                   for label in labels if per_bind[label]) == 40
+        assert sum(got[("smppfast_response_seconds_count", (("bind", label),))] for label in labels) == 40
+        assert got[("smppfast_bound_members", ())] == 4 == pool.stats.bound
+        assert pool.stats.histogram().count == 40
+
+
+def test_prometheus_on_an_async_pool(sim: Simulator) -> None:
+    async def main() -> dict[str, float]:
+        async with smppfast.AsyncPool([("127.0.0.1", sim.port)], binds=3, system_id="test", password=PASSWORD,
+                                      enquire_link_interval=None) as pool:
+            registry = CollectorRegistry()
+            smppfast.prometheus.register(pool, registry)
+            for i in range(12):
+                await pool.submit(sm(i))
+            return {s.labels["bind"]: s.value for f in registry.collect() if f.name == "smppfast_submits"
+                    for s in f.samples if s.name == "smppfast_submits_total"}
+
+    got = asyncio.run(main())
+    assert sorted(got) == [f"127.0.0.1:{sim.port}#{n}" for n in (1, 2, 3)] and sum(got.values()) == 12
+
+
+def test_importing_smppfast_does_not_import_prometheus_client() -> None:
+    code = "import sys, smppfast; smppfast.prometheus.register; print('prometheus_client' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_register_refuses_what_it_cannot_export(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = CollectorRegistry()
     with pytest.raises(TypeError, match="expected a Client, AsyncClient, Pool"):
@@ -323,7 +370,7 @@ def test_register_refuses_what_it_cannot_export(sim: Simulator, monkeypatch: pyt
         smppfast.prometheus.register([a, b], both)
         binds = {s.labels["bind"] for f in both.collect() if f.name == "smppfast_bound" for s in f.samples}
         assert binds == {f"127.0.0.1:{sim.port}", f"127.0.0.1:{sim.port}#2"}
-    monkeypatch.setitem(__import__("sys").modules, "prometheus_client", None)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'smppfast[prometheus]'")):
         smppfast.prometheus.register(a, CollectorRegistry())
 
@@ -356,7 +403,7 @@ def test_every_pdu_of_a_real_client_is_logged_without_the_password(
     resp = next(line for line in lines if " SubmitSmResp " in line)
     assert "status=ESME_ROK" in resp and "message_id='" in resp
     receipt = next(line for line in lines if " DeliverSm " in line)
-    assert "esm_class=4" in receipt
+    assert "esm_class=4" in receipt and "receipted_message_id='" in receipt and "message_state=2" in receipt
 
 
 def test_nothing_is_logged_per_pdu_when_debug_is_off(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:

@@ -20,14 +20,9 @@ from smppfast.simulator import Faults, Simulator
 
 CREDS = dict(system_id="pool", password="pw")
 
+from .helpers import wait_until
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+
 
 
 def sm(i: int = 0, **fields: Any) -> SubmitSm:

@@ -23,14 +23,9 @@ from smppfast.simulator import Faults, Simulator
 
 CREDS = dict(system_id="refs", password="pw")
 
+from .helpers import wait_until
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+
 
 
 def sm(i: int, **fields: Any) -> SubmitSm:
@@ -159,3 +154,66 @@ def _receipts_after(kind: str, where: str, store_factory: Callable[[], Any]) -> 
 def test_sqlite_store_matches_receipts_after_the_submitting_process_is_gone(tmp_path: Path) -> None:
     path = str(tmp_path / "refs.sqlite")
     _receipts_after("sqlite", path, lambda: SqliteStore(path))
+
+
+def test_redis_store_shared_by_two_processes_matches_a_receipt_that_reaches_the_other(redis_server: Any) -> None:
+    url = redis_server.url
+    _receipts_after("redis", url, lambda: smppfast.RedisStore(url))
+
+
+class _BrokenStore:
+    """A store whose database is gone: every read fails (as SqliteStore/RedisStore report it)."""
+
+    blocking = False
+
+    def put(self, message_ids: Any, ref: str, submitted_at: float, parts: int) -> None:
+        pass
+
+    def get(self, message_id: str, *, exact: bool = False) -> Any:
+        raise smppfast.StoreError("the database is gone")
+
+    def discard(self, message_id: str) -> None:
+        raise smppfast.StoreError("the database is gone")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failing_store_costs_a_receipt_its_ref_never_the_receipt(caplog: pytest.LogCaptureFixture) -> None:
+    receipts: list[DeliveryReceipt] = []
+    with Simulator() as sim, Client("127.0.0.1", sim.port, store=_BrokenStore(), on_receipt=receipts.append,
+                                    **CREDS) as client:
+        ids = [client.submit(sm(i), ref=f"r{i}").result(10).message_id for i in range(5)]
+        assert wait_until(lambda: len(receipts) == 5)
+    assert sorted(r.message_id for r in receipts) == sorted(ids)
+    assert all(r.ref is None for r in receipts)
+    warnings = [r for r in caplog.records if r.name == "smppfast.refs"]
+    assert len(warnings) == 1 and "without its ref" in warnings[0].getMessage()  # rate-limited: once
+
+
+def test_an_exact_id_that_is_late_beats_a_cross_base_reading_of_another() -> None:
+    # "32" read as hex is 50: with "50" already stored, a receipt for "32" that overtakes its own
+    # response must wait for it rather than take order 50's ref.
+    from smppfast._refs import RefKeeper
+
+    store = MemoryStore()
+    keeper = RefKeeper(store)
+    store.put(("50",), "ref-of-50", time.time(), 1)
+    token = object()
+    keeper.add(token, "ref-of-32", 1)
+
+    class Settled:
+        def __init__(self) -> None:
+            self.token = token
+            self.response = smppfast.SubmitSmResp(message_id="32")
+
+    threading.Timer(0.2, lambda: keeper.settled([Settled()])).start()
+    t0 = time.monotonic()
+    receipt = keeper.lookup(DeliveryReceipt(message_id="32", stat="ENROUTE"))
+    assert receipt.ref == "ref-of-32"
+    assert time.monotonic() - t0 >= 0.15
+    # With nothing pending, the cross-base reading still finds an id reported in the other base.
+    assert keeper.lookup(DeliveryReceipt(message_id="80")).ref == "ref-of-50"  # 0x50 == 80

@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import smppfast
 from smppfast import MemoryStore, RedisStore, SqliteStore, Store, StoredRef
+from smppfast._memstore import normalize
 from smppfast.errors import SmppError, StoreError
+from smppfast.receipt import normalize_message_id
 
 from .redis_server import RedisServer
 
@@ -347,6 +351,30 @@ def test_memory_store_is_bounded_by_count_oldest_first() -> None:
     assert store.get("3a") is None and store.get("2a").ref == "two again"
 
 
+def test_memory_store_churn_neither_evicts_early_nor_grows() -> None:
+    # Discarded ids and ids put again leave stale bookkeeping behind; it must not count as entries
+    # (evicting live ones early) nor pile up.
+    import tracemalloc
+
+    store = MemoryStore(max_entries=5)
+    store.put(["a", "b", "c"], "kept", T0, 3)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(50_000):
+            store.put([f"tmp{i}"], "r", T0, 1)
+            store.discard(f"tmp{i}")
+            store.put(["x"], f"x{i}", T0, 1)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 200_000, grown
+    assert len(store) == 4 and store.get("x").ref == "x49999"
+    assert [store.get(i).ref for i in "abc"] == ["kept"] * 3
+    store.put(["d", "e"], "late", T0, 2)
+    assert store.get("a") is None and store.get("b").ref == "kept" and len(store) == 5
+
+
 def test_memory_store_prunes_expired_entries_by_itself() -> None:
     clock = FakeClock()
     store = MemoryStore(ttl=10.0, clock=clock)
@@ -636,3 +664,36 @@ def test_redis_store_without_redis_py_names_the_extra(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "redis", None)  # an import of it now fails
     with pytest.raises(ImportError, match=r"pip install 'smppfast\[redis\]'"):
         RedisStore("redis://127.0.0.1:6379/0")
+
+
+# ------------------------------------------------------------------------------------------------
+# The compiled normalisation is the rule of smppfast.receipt
+# ------------------------------------------------------------------------------------------------
+class _Str(str):
+    pass
+
+
+@given(st.one_of(st.text(max_size=12), st.text("0123456789abcdefABCDEF xX\t\x1c\x85\u3000", max_size=12),
+                 st.text("0xX1aA", max_size=6)))
+def test_fast_normalize_is_receipts_rule(message_id: str) -> None:
+    expected = normalize_message_id(message_id)
+    assert normalize(message_id) == expected
+    assert type(normalize(_Str(message_id))) is str and normalize(_Str(message_id)) == expected
+
+
+def test_fast_normalize_keeps_a_canonical_id_as_it_is() -> None:
+    canonical = "a1b2c3d4e5f60000"
+    assert normalize(canonical) is canonical  # no copy on the put path
+    assert normalize("A1B2C3") == "a1b2c3" and normalize("0") == "0" and normalize("00") == "0"
+    assert normalize("000000000000ABCD") == "abcd" and normalize("0x00Ab") == "ab" and normalize("00x1") == "x1"
+    with pytest.raises(TypeError, match="a message id is a str, not int"):
+        normalize(12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stores_can_be_weakly_referenced(kind: str, make: Factory) -> None:
+    # The clients that share a store find its RefKeeper through a weak mapping keyed by the store.
+    import weakref
+
+    store = make(kind)
+    assert weakref.ref(store)() is store

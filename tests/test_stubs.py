@@ -74,7 +74,7 @@ def test_stubtest(tmp_path: Path) -> None:
     allow.write_text(ALLOWLIST, encoding="utf-8")
     # Every compiled module's stub against the module itself.
     result = _run("-m", "mypy.stubtest", "smppfast._codec", "smppfast._text", "smppfast._window",
-                  "smppfast._futures", "--allowlist", str(allow),
+                  "smppfast._futures", "smppfast._memstore", "--allowlist", str(allow),
                   "--mypy-config-file", str(tmp_path / "none.ini"))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -196,4 +196,42 @@ def test_async_client_use_type_checks_under_strict(tmp_path: Path) -> None:
 @needs_mypy
 def test_client_use_as_the_readme_shows_type_checks_under_strict(tmp_path: Path) -> None:
     ok = _mypy(tmp_path, CLIENT_USE)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+POOL_USE = """
+import asyncio
+import threading
+import smppfast
+from smppfast import AsyncPool, MemoryStore, Pool, SqliteStore, SubmitSm
+from smppfast.aio import wait_all
+
+def on_receipt(receipt: smppfast.DeliveryReceipt) -> None:
+    ref: str | None = receipt.ref
+    print(ref, receipt.message_id)
+
+def send(port: int, path: str) -> list[str]:
+    with Pool([("127.0.0.1", port), ("127.0.0.1", port)], binds=2, system_id="me", password="pw",
+              window=20, rate_limit=100.0, store=SqliteStore(path, ttl=3600.0), on_receipt=on_receipt) as pool:
+        one: str = pool.submit(SubmitSm(destination_addr="1"), ref="r1").result(5).message_id
+        many = pool.submit_many([SubmitSm(destination_addr="1")])
+        handle = pool.send_message("447700900123", "hello", ref="r2", registered_delivery=1)
+        bound: int = pool.bound_members
+        submitted: int = pool.stats.submitted
+        return [one] + [f.result().message_id for f in many] + handle.message_ids(timeout=5)
+
+async def main(port: int) -> list[str]:
+    async with AsyncPool([("127.0.0.1", port)], binds=2, system_id="me", password="pw",
+                         store=MemoryStore(ttl=60.0)) as pool:
+        response = await pool.submit(SubmitSm(destination_addr="1"), ref="r3")
+        futures = await pool.submit_many([SubmitSm(destination_addr="1")])
+        done = await wait_all(futures)
+        parts = await pool.send_message("447700900123", "hello", ref="r4")
+        return [response.message_id] + [f.result().message_id for f in done] + [p.message_id for p in parts]
+"""
+
+
+@needs_mypy
+def test_pool_and_stores_use_type_checks_under_strict(tmp_path: Path) -> None:
+    ok = _mypy(tmp_path, POOL_USE)
     assert ok.returncode == 0, ok.stdout + ok.stderr

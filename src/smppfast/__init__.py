@@ -46,8 +46,11 @@ from ._codec import (
     encode,
 )
 from ._text import (
+    NATIONAL_LANGUAGES,
     Part,
+    TextInfo,
     count_parts,
+    describe_text,
     decode_text,
     encode_text,
     get_default_alphabet,
@@ -59,6 +62,7 @@ from ._text import (
 from ._version import __version__ as __version__
 from .aio import AsyncClient
 from .client import Client, ClientStats, MessageHandle, RateLimiter
+from . import prometheus as prometheus  # prometheus_client itself is imported by register() only
 from .constants import (
     INTERFACE_VERSION,
     Command,
@@ -137,6 +141,9 @@ __all__ = [
     "decode_text",
     "count_parts",
     "split_text",
+    "describe_text",
+    "TextInfo",
+    "NATIONAL_LANGUAGES",
     "Part",
     "pack_septets",
     "unpack_septets",

@@ -6,15 +6,18 @@ drivers' shared glue.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from ._codec import Pdu, SubmitSm
-from ._text import split_text
+from ._text import language_ids, split_text
 from .constants import Status
-from .errors import SmppTimeoutError
+from .errors import SmppTimeoutError, TextError
 from .session import BIND_TYPES
 
-__all__ = ["THROTTLE_STATUSES", "check_options", "message_pdus", "response_timeout_error"]
+#: ``languages=``: national language names, ISO 639-1 codes or 3GPP TS 23.038 ids.
+Languages = Union[str, Iterable[Union[str, int]], None]
+
+__all__ = ["Languages", "THROTTLE_STATUSES", "check_languages", "check_options", "message_pdus", "response_timeout_error"]
 
 #: Statuses that mean "slow down": the request is sent again after a pause.
 THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
@@ -49,16 +52,27 @@ def check_options(options: Mapping[str, Any]) -> None:
     if store is not None and not all(hasattr(store, attr) for attr in _STORE_METHODS):
         raise TypeError(f"store must be a smppfast store (with {', '.join(_STORE_METHODS)}), "
                         f"such as MemoryStore, SqliteStore or RedisStore; not {type(store).__name__}")
+    check_languages(options["languages"])
+
+
+def check_languages(languages: Languages) -> tuple[int, ...]:
+    """A driver's ``languages=`` default, checked where it is given; returns the 23.038 language
+    ids in the caller's order."""
+    try:
+        return language_ids(languages)
+    except (TextError, TypeError) as exc:
+        raise ValueError(f"languages: {exc}") from None
 
 
 def message_pdus(destination_addr: str, text: str, data_coding: Optional[int], method: Any,
-                 reference: Optional[int], fields: dict[str, Any]) -> list[SubmitSm]:
+                 reference: Optional[int], fields: dict[str, Any], languages: Languages = ()) -> list[SubmitSm]:
     """One SubmitSm per part of ``text``; ``fields`` go on every part (its ``tlvs`` and
-    ``esm_class`` are merged with each part's own)."""
+    ``esm_class`` are merged with each part's own). ``languages`` enables national language
+    tables (split_text adds their UDH elements to every part)."""
     extra_tlvs = fields.pop("tlvs", None) or {}
     esm_extra = fields.pop("esm_class", 0)
     pdus = []
-    for part in split_text(text, data_coding=data_coding, method=method, reference=reference):
+    for part in split_text(text, data_coding=data_coding, method=method, reference=reference, languages=languages):
         tlvs = dict(extra_tlvs)
         tlvs.update(part.tlvs)
         pdus.append(SubmitSm(destination_addr=destination_addr, short_message=part.short_message,

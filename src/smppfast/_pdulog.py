@@ -13,7 +13,7 @@ import logging
 from typing import Iterable
 
 from ._codec import Decoder, Pdu
-from .constants import status_name
+from .constants import Tlv, status_name
 from .errors import PduError
 
 __all__ = ["PDU_LOG", "describe", "OutboundTrace"]
@@ -26,6 +26,9 @@ _KEY_FIELDS = (
     "registered_delivery", "data_coding", "message_id", "message_state", "error_code",
 )
 
+# TLVs whose value says what a receipt is about (the rest are listed by tag only).
+_KEY_TLVS = ((Tlv.RECEIPTED_MESSAGE_ID, "receipted_message_id"), (Tlv.MESSAGE_STATE, "message_state"))
+
 
 def describe(pdu: Pdu) -> str:
     """``SubmitSm seq=7 status=ESME_ROK source_addr='me' destination_addr='4477…' sm=60B``."""
@@ -36,8 +39,12 @@ def describe(pdu: Pdu) -> str:
             parts.append(f"{name}={getattr(pdu, name)!r}")
     if "short_message" in fields:
         parts.append(f"sm={len(getattr(pdu, 'short_message'))}B")
-    if pdu.tlvs:
-        parts.append("tlvs=" + ",".join(f"0x{int(tag):04X}" for tag in pdu.tlvs))
+    tlvs = pdu.tlvs
+    if tlvs:
+        parts.append("tlvs=" + ",".join(f"0x{int(tag):04X}" for tag in tlvs))
+        for tag, name in _KEY_TLVS:
+            if tag in tlvs:
+                parts.append(f"{name}={tlvs[tag]!r}")
     return " ".join(parts)
 
 

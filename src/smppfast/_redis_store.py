@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._storebase import BufferedStore, StoredRef, logger, positive_seconds
+from ._buffered_store import BufferedStore
+from ._storebase import Entry, StoredRef, logger, positive_seconds
 from .errors import StoreError
 
 __all__ = ["RedisStore"]
@@ -50,9 +51,10 @@ def redact_url(url: str) -> str:
         return "<a URL that does not parse>"
 
 
-def _encode(ref: StoredRef) -> str:
+def _encode(entry: Entry) -> str:
     # The ref goes last, so it may hold any character, spaces included; repr() keeps the float exact.
-    return f"{ref.parts} {ref.submitted_at!r} {ref.ref}"
+    ref, submitted_at, parts, _ = entry
+    return f"{parts} {submitted_at!r} {ref}"
 
 
 def _decode(value: bytes) -> StoredRef:
@@ -122,7 +124,7 @@ class RedisStore(BufferedStore):
 
     # -- the backend ---------------------------------------------------------------------------------
 
-    def _write(self, puts: Mapping[str, tuple[StoredRef, float]], deletes: Any, now: float) -> None:
+    def _write(self, puts: Mapping[str, Entry], deletes: Any, now: float) -> None:
         prefix = self._prefix
         if deletes:
             doomed = [prefix + key for key in deletes]
@@ -130,11 +132,11 @@ class RedisStore(BufferedStore):
                 self._client.delete(*doomed[i : i + _CHUNK])
         keys: list[str] = []
         args: list[Any] = []
-        for key, (ref, expires) in puts.items():
-            ms = math.ceil((expires - now) * 1000.0)
+        for key, entry in puts.items():
+            ms = math.ceil((entry[3] - now) * 1000.0)
             if ms > 0:
                 keys.append(prefix + key)
-                args.append(_encode(ref))
+                args.append(_encode(entry))
                 args.append(ms)
         for i in range(0, len(keys), _CHUNK):
             self._put_script(keys=keys[i : i + _CHUNK], args=args[2 * i : 2 * (i + _CHUNK)])

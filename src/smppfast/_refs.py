@@ -13,13 +13,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
 import threading
 import time
 import weakref
 from typing import Any, Callable, Iterable, Optional
 
+from ._ratelimit import LogLimiter
+from .errors import StoreError
 from .receipt import DeliveryReceipt
 from .stores import Store
+
+log = logging.getLogger("smppfast.refs")
+_warn = LogLimiter(log)
 
 Callback = Callable[[Any], Any]
 
@@ -81,38 +87,60 @@ class RefKeeper:
         return False
 
     def lookup(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
-        """``receipt`` with its ref when the store has its id, waiting (bounded by
-        ``OVERTAKE_GRACE``) while a request sent before it still awaits its response."""
+        """``receipt`` with its ref when the store has its id.
+
+        The id's own spelling is looked for first, waiting (bounded by ``OVERTAKE_GRACE``) while
+        a request sent before the receipt arrived still awaits its response; only then the
+        cross-base readings (hex for decimal), so an entry that is merely late never loses to
+        another id that happens to read the same in the other base. A store that fails (its
+        database or server) costs the receipt its ref, never the receipt.
+        """
         store = self.store
-        entry = store.get(receipt.message_id)
-        if entry is None and self.pending:
-            deadline = time.monotonic() + OVERTAKE_GRACE
-            mark = self._issued
-            with self._cond:
-                self._waiters += 1
-                try:
-                    while entry is None and self._earlier_pending(mark):
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._cond.wait(min(left, 0.05))
-                        entry = store.get(receipt.message_id)
-                finally:
-                    self._waiters -= 1
-        return self._attach(receipt, entry)
+        message_id = receipt.message_id
+        try:
+            entry = store.get(message_id, exact=True)
+            if entry is None and self.pending:
+                deadline = time.monotonic() + OVERTAKE_GRACE
+                mark = self._issued
+                with self._cond:
+                    self._waiters += 1
+                    try:
+                        while entry is None and self._earlier_pending(mark):
+                            left = deadline - time.monotonic()
+                            if left <= 0:
+                                break
+                            self._cond.wait(min(left, 0.05))
+                            entry = store.get(message_id, exact=True)
+                    finally:
+                        self._waiters -= 1
+            if entry is None:
+                entry = store.get(message_id)
+            return self._attach(receipt, entry)
+        except StoreError as exc:
+            _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
+                      message_id, exc)
+            return receipt
 
     async def lookup_async(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
-        """:meth:`lookup` on the event loop, whose own iterations settle the responses it waits
-        for: it polls between them instead of blocking."""
+        """:meth:`lookup` on the event loop (for a store that does no I/O), whose own iterations
+        settle the responses it waits for: it polls between them instead of blocking."""
         store = self.store
-        entry = store.get(receipt.message_id)
-        if entry is None and self.pending:
-            deadline = time.monotonic() + OVERTAKE_GRACE
-            mark = self._issued
-            while entry is None and self._earlier_pending(mark) and time.monotonic() < deadline:
-                await asyncio.sleep(0.001)
-                entry = store.get(receipt.message_id)
-        return self._attach(receipt, entry)
+        message_id = receipt.message_id
+        try:
+            entry = store.get(message_id, exact=True)
+            if entry is None and self.pending:
+                deadline = time.monotonic() + OVERTAKE_GRACE
+                mark = self._issued
+                while entry is None and self._earlier_pending(mark) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.001)
+                    entry = store.get(message_id, exact=True)
+            if entry is None:
+                entry = store.get(message_id)
+            return self._attach(receipt, entry)
+        except StoreError as exc:
+            _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
+                      message_id, exc)
+            return receipt
 
     def _attach(self, receipt: DeliveryReceipt, entry: Any) -> DeliveryReceipt:
         if entry is None:

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
-from ._storebase import BufferedStore, StoredRef, positive_seconds
+from ._buffered_store import BufferedStore
+from ._storebase import Entry, StoredRef, positive_seconds
 from .errors import StoreError
 
 __all__ = ["SqliteStore"]
@@ -124,9 +125,9 @@ class SqliteStore(BufferedStore):
         if columns != _COLUMNS:
             raise StoreError(f"{self._path!r} has a table {_TABLE} with columns {columns}, not a SqliteStore's {_COLUMNS}")
 
-    def _write(self, puts: Mapping[str, tuple[StoredRef, float]], deletes: Any, now: float) -> None:
+    def _write(self, puts: Mapping[str, Entry], deletes: Any, now: float) -> None:
         db = self._writer_db
-        rows = [(key, *ref, expires) for key, (ref, expires) in puts.items() if expires > now]
+        rows = [(key, *entry) for key, entry in puts.items() if entry[3] > now]
         db.execute("BEGIN IMMEDIATE")
         try:
             if deletes:

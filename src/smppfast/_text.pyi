@@ -15,10 +15,15 @@ GSM 03.38 text is carried unpacked, one septet per octet, as SMPP sends it; use
 :func:`pack_septets` / :func:`unpack_septets` for the packed 7-bit form.
 """
 
+from collections.abc import Iterable, Mapping
 from typing import Literal, Optional, Union, final
 
 __all__ = [
     "Part",
+    "TextInfo",
+    "NATIONAL_LANGUAGES",
+    "describe_text",
+    "language_ids",
     "encode_text",
     "decode_text",
     "count_parts",
@@ -33,6 +38,52 @@ _Alphabet = Literal["gsm0338", "latin1", "ascii"]
 _Errors = Literal["strict", "replace"]
 _Method = Literal["udh", "sar", "payload"]
 _TlvValue = Union[int, bytes]
+#: ``languages=``: language names (``"turkish"``), ISO 639-1 codes (``"tr"``) or 23.038 ids
+#: (``1``), as an iterable or one comma-separated string.
+_Languages = Union[str, Iterable[Union[str, int]], None]
+
+#: National language ids of 3GPP TS 23.038 by lower-case name (1 turkish ... 13 urdu).
+NATIONAL_LANGUAGES: Mapping[str, int]
+
+@final
+class TextInfo:
+    """What a text will cost, from :func:`describe_text`: the same decision as :func:`split_text`.
+
+    ``locking_shift`` and ``single_shift`` are 23.038 language ids (0: the default alphabet and
+    its extension table, no IE sent); ``units`` are septets (an escape pair counts 2), UTF-16
+    units for UCS-2, or octets.
+    """
+
+    @property
+    def data_coding(self) -> int: ...
+    @property
+    def locking_shift(self) -> int: ...
+    @property
+    def single_shift(self) -> int: ...
+    @property
+    def parts(self) -> int: ...
+    @property
+    def units(self) -> int: ...
+    def __init__(self, data_coding: int, locking_shift: int, single_shift: int, parts: int, units: int) -> None: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+def language_ids(languages: _Languages) -> tuple[int, ...]:
+    """The 23.038 language ids that ``languages=`` names, in the given order, duplicates dropped;
+    an unknown name or id raises TextError listing the known ones."""
+
+def describe_text(
+    text: str | bytes,
+    *,
+    data_coding: Optional[int] = None,
+    languages: _Languages = (),
+    method: _Method = "udh",
+    reference: Optional[int] = None,
+    errors: _Errors = "strict",
+    alphabet: Optional[_Alphabet] = None,
+) -> TextInfo:
+    """The encoding, national language tables, part count and units :func:`split_text` would
+    use with the same arguments, without building the parts (unlike ``split_text`` there is no
+    upper limit on ``parts``)."""
 
 @final
 class Part:
@@ -80,8 +131,14 @@ def encode_text(
     *,
     errors: _Errors = "strict",
     alphabet: Optional[_Alphabet] = None,
+    languages: _Languages = (),
 ) -> tuple[int, bytes]:
     """Encode ``text`` for ``short_message``; return ``(data_coding, octets)``.
+
+    ``languages`` enables national language tables (3GPP TS 23.038 annex A) as for
+    :func:`split_text`; the octets then hold septets of the chosen tables but no UDH: send them
+    with :func:`split_text`, which adds information elements 0x24/0x25, or learn the tables
+    from :func:`describe_text`.
 
     With ``data_coding=None`` the text goes as GSM 03.38 (0, unpacked septets, an
     extension character as ESC 0x1B + code) when every character fits, else as
@@ -99,8 +156,15 @@ def decode_text(
     *,
     errors: _Errors = "strict",
     alphabet: Optional[_Alphabet] = None,
+    locking_shift: int = 0,
+    single_shift: int = 0,
 ) -> str:
     """Decode a ``short_message`` (or ``message_payload``) sent with ``data_coding``.
+
+    ``locking_shift`` / ``single_shift`` are the 23.038 language ids of UDH information elements
+    0x25 / 0x24 (0: the default tables), used for GSM 7-bit data; an id with no such table
+    raises TextError naming it. A septet with no character in the locking table raises
+    TextError (U+FFFD with ``errors="replace"``).
 
     GSM 03.38 follows 3GPP TS 23.038 6.2.1.1 for escapes: ESC + an undefined code
     gives the default-alphabet character of that code, ESC ESC and a trailing lone
@@ -138,6 +202,7 @@ def count_parts(
     reference: Optional[int] = None,
     errors: _Errors = "strict",
     alphabet: Optional[_Alphabet] = None,
+    languages: _Languages = (),
 ) -> int:
     """Number of short messages ``split_text`` makes of ``text`` with the same arguments.
 
@@ -157,6 +222,7 @@ def split_text(
     reference: Optional[int] = None,
     errors: _Errors = "strict",
     alphabet: Optional[_Alphabet] = None,
+    languages: _Languages = (),
 ) -> list[Part]:
     """Split ``text`` into short messages, filled greedily to the limits of :func:`count_parts`.
 
@@ -175,4 +241,13 @@ def split_text(
     (1..255 for UDH, 1..65535 for SAR); a given reference must be in 0..65535.
     More than 255 parts raise TextError. ``bytes`` input is split as 8-bit binary
     data (data_coding 4 unless 2 is given).
+
+    ``languages`` enables the national language tables of 3GPP TS 23.038 (default none: the
+    SMSC and handsets must support a table before it is used). With ``data_coding=None`` the
+    encoding that needs the fewest parts wins, ties going to the simpler one: GSM default, a
+    single shift table, a locking shift table, both, then UCS-2 (``data_coding=0`` chooses among
+    the GSM ones only). A message that uses a table carries UDH information element 0x24
+    (single shift) and/or 0x25 (locking shift) in every part, a one-part message included, so
+    parts hold fewer septets: 155 (one IE) or 152 (both) alone, 149 / 146 beside an 8-bit
+    concatenation reference.
     """

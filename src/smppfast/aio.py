@@ -32,7 +32,7 @@ import inspect
 import logging
 import ssl
 import time
-from typing import Any, Awaitable, Callable, Iterable, Optional, Union, overload
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, TypeVar, Union, overload
 
 from ._codec import (
     CancelSm,
@@ -51,7 +51,7 @@ from ._codec import (
 )
 from ._futures import settle_asyncio
 from ._refs import async_on_receipt, keeper_for
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
 from .client import ClientStats, RateLimiter
 from .constants import Status, format_status
 from .errors import (
@@ -79,7 +79,7 @@ from .reassembly import Reassembler
 from .session import Session
 from .stores import MemoryStore, Store
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "wait_all"]
 
 log = logging.getLogger("smppfast.aio")
 
@@ -88,6 +88,33 @@ log = logging.getLogger("smppfast.aio")
 _now = time.monotonic
 
 Callback = Callable[[Any], Union[None, int, Awaitable[Optional[int]]]]
+
+# How long close() waits for its transport to be closed for good (a TLS transport first trades
+# close_notify with the peer) before it aborts it.
+_CLOSE_WAIT = 1.0
+
+
+_F = TypeVar("_F", bound="asyncio.Future[Any]")
+
+
+async def wait_all(futures: Sequence[_F]) -> Sequence[_F]:
+    """Wait until every future of a batch (``submit_many``'s) is done; return them, to read.
+
+    Unlike ``asyncio.gather`` it raises nothing for a failed future and adds no callback per
+    future: it waits on one future at a time, from the last (responses come back nearly in
+    order, so once the last is done the others mostly are), which keeps a batch of thousands
+    cheap. Cancelling the waiting task cancels none of the futures.
+    """
+    for fut in reversed(futures):
+        if not fut.done():
+            try:
+                await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # the waiting task itself was cancelled
+            except Exception:
+                pass  # a failed request: its future holds the error for the caller
+    return futures
 
 
 class AsyncClient:
@@ -130,8 +157,11 @@ class AsyncClient:
         reconnect: bool = False,
         reconnect_max_delay: float = 60.0,
         store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -169,6 +199,7 @@ class AsyncClient:
         self.reassembler = Reassembler(max_age=reassembly_timeout)
         self._session: Optional[Session] = None
         self._transport: Optional[asyncio.Transport] = None
+        self._protocol: Optional[_Protocol] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._bind_waiter: Optional[asyncio.Future[None]] = None
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -179,6 +210,7 @@ class AsyncClient:
         self._inbox_wake: Optional[asyncio.Event] = None
         self._callback_task: Optional[asyncio.Task[None]] = None
         self._reading_paused = False
+        self._callback_running = False  # a callback has its message and has not answered it yet
         self._write_paused = False
         self._closed_event: Optional[asyncio.Event] = None
         # Throttling: the refused requests, in order, and how often each was sent again.
@@ -238,6 +270,12 @@ class AsyncClient:
     def in_flight(self) -> int:
         return self._session.in_flight if self._session is not None else 0
 
+    @property
+    def callbacks_waiting(self) -> int:
+        """Inbound messages and receipts waiting for their callback, as ``Client.callbacks_waiting``
+        (reading pauses while ``callback_queue`` of them wait)."""
+        return len(self._inbox)
+
     # -- lifecycle ----------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -273,6 +311,7 @@ class AsyncClient:
             transport.close()
             raise ConnectionClosedError("the client is closing")
         self._transport = transport
+        self._protocol = protocol
         now = _now()
         session = self._session = Session(
             "esme", window=self.window, response_timeout=self.response_timeout,
@@ -323,6 +362,9 @@ class AsyncClient:
             return
         self._closing = True
         self._wake_slot_waiters()
+        # Called from a callback (it runs in the callback task): waiting for that callback,
+        # or for the task it runs in, would wait for ourselves.
+        in_callback = self._callback_task is not None and asyncio.current_task() is self._callback_task
         if self._reconnect_task is not None and not self._reconnect_task.done():
             self._reconnect_task.cancel()  # close() wins over a reconnect in progress
             try:
@@ -332,7 +374,10 @@ class AsyncClient:
         session = self._session
         if session is not None and session.is_bound:
             deadline = _now() + self.close_timeout
-            while session.is_bound and (session.in_flight or self._inbox) and _now() < deadline:
+            # Responses in flight, throttled requests still to go out again, and the messages
+            # waiting for (or in) their callbacks, whose answers must leave before the unbind.
+            while (session.is_bound and _now() < deadline and (
+                    session.in_flight or self._retry or (not in_callback and (self._inbox or self._callback_running)))):
                 await asyncio.sleep(0.005)
             self._handle_events(session.unbind(_now()))
             self._after_activity()
@@ -342,6 +387,7 @@ class AsyncClient:
             except asyncio.TimeoutError:
                 pass
         self._abort("client closed")
+        await self._transport_closed()
         self._closed = True
         if self._resume is not None:
             self._resume.cancel()
@@ -354,15 +400,28 @@ class AsyncClient:
             assert self._inbox_wake is not None
             self._inbox.clear()  # unanswered now: the SMSC sends them again
             self._inbox_wake.set()
-            try:
-                await asyncio.wait_for(self._callback_task, 5.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._callback_task.cancel()
+            if not in_callback:  # else it ends once the callback that called us returns
+                try:
+                    await asyncio.wait_for(self._callback_task, 5.0)
+                except (asyncio.TimeoutError, asyncio.CancelledError):
+                    self._callback_task.cancel()
         for message in self.reassembler.flush():  # multipart messages that never completed
             if self.on_incomplete is None:
                 log.warning("multipart message unfinished at close: %r", message)
             else:
                 await self._run_callback("on_incomplete", self.on_incomplete, message)
+
+    async def _transport_closed(self) -> None:
+        """Wait (bounded) until the transport has really closed its socket. A TLS transport
+        first trades close_notify with the peer: a loop that ended before then (asyncio.run
+        right after close()) would leave the socket open."""
+        protocol, transport = self._protocol, self._transport
+        if protocol is None or transport is None or protocol.lost.done():
+            return
+        await asyncio.wait([protocol.lost], timeout=_CLOSE_WAIT)
+        if not protocol.lost.done():
+            transport.abort()  # the peer never answered: close without it
+            await asyncio.wait([protocol.lost], timeout=_CLOSE_WAIT)
 
     # -- submitting ---------------------------------------------------------------
 
@@ -393,6 +452,12 @@ class AsyncClient:
                 await asyncio.wait_for(waiter, left)
             except asyncio.TimeoutError:
                 pass
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    # Woken for a slot, then cancelled before it resumed: the slot is the
+                    # next waiter's, or it waits until its timeout for a slot that is free.
+                    self._wake_slot_waiters()
+                raise
             finally:
                 if waiter in self._slot_waiters:
                     self._slot_waiters.remove(waiter)
@@ -404,11 +469,22 @@ class AsyncClient:
     def _send(self, session: Session, pdu: Pdu, ref: Optional[str] = None) -> "asyncio.Future[Pdu]":
         assert self._loop is not None
         fut: asyncio.Future[Pdu] = self._loop.create_future()
-        if ref is not None:
-            self._refs.add(fut, ref, 1)  # before it is sent (session.send does not fail here: a slot is free)
-        session.send(pdu, _now(), fut)
+        if ref is None:
+            session.send(pdu, _now(), fut)
+        else:
+            self._refs.add(fut, ref, 1)  # before it is sent: its response may come at once
+            try:
+                session.send(pdu, _now(), fut)
+            except BaseException:  # a PDU that does not encode: no response will come
+                self._refs.drop(fut)
+                raise
         self.stats.submitted += 1
-        self._schedule_flush()
+        if session.in_flight == 1 and self._flush_handle is None:
+            # The link was idle: write at once rather than a loop iteration later, which is
+            # the round trip of stop-and-wait (window 1). Busier links batch per iteration.
+            self._flush()
+        else:
+            self._schedule_flush()
         return fut
 
     @overload
@@ -504,12 +580,14 @@ class AsyncClient:
 
     async def send_message(self, destination_addr: str, text: str, *, data_coding: Optional[int] = None,
                            method: str = "udh", reference: Optional[int] = None, ref: Optional[str] = None,
-                           **fields: Any) -> list[SubmitSmResp]:
+                           languages: Languages = None, **fields: Any) -> list[SubmitSmResp]:
         """Split, submit and return one response per part (the first failure raises).
 
-        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
         futures = await self._submit_many(pdus, None, ref)
         return list(await asyncio.gather(*futures))
 
@@ -615,8 +693,8 @@ class AsyncClient:
                         fut.set_result(ev.response)
                 elif (
                     status in THROTTLE_STATUSES and fut is not None and not fut.done()
-                    and retried < self.throttle_retries and not self._closing
-                ):
+                    and retried < self.throttle_retries
+                ):  # also while closing: close() waits for the retries, as Client's does
                     self._throttled(ev.request, fut, retried + 1)
                 else:
                     self._refs.drop(fut)
@@ -754,9 +832,13 @@ class AsyncClient:
             name, callback, argument, request = self._inbox.popleft()
             if self._reading_paused:
                 self._update_reading()
-            status = await self._run_callback(name, callback, argument)
-            if request is not None:
-                self._answer(request, status)
+            self._callback_running = True
+            try:
+                status = await self._run_callback(name, callback, argument)
+                if request is not None:
+                    self._answer(request, status)
+            finally:
+                self._callback_running = False
 
     def _hang_up(self) -> None:
         """Close the transport; abort it when octets still wait for an SMSC that does not read
@@ -800,11 +882,15 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.session: Optional[Session] = None
+        #: Done once the transport has closed its socket.
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         self.client._data_received(self.session, data)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
         self.client._connection_lost(self.session)
 
     # The transport's write buffer passed its high-water mark (an SMSC that stops reading):

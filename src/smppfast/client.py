@@ -62,7 +62,7 @@ from ._codec import (
     SubmitSmResp,
 )
 from ._future import SubmitFuture, set_wait_hook
-from ._driver import THROTTLE_STATUSES, check_options, message_pdus, response_timeout_error
+from ._driver import THROTTLE_STATUSES, Languages, check_languages, check_options, message_pdus, response_timeout_error
 from ._futures import new_futures, settle
 from ._refs import keeper_for, threaded_on_receipt
 from .constants import Status, format_status
@@ -227,8 +227,11 @@ class Client:
         reassembly_timeout: float = 600.0,
         callback_queue: int = 1000,
         store: Optional[Store] = None,
+        languages: Languages = (),
     ) -> None:
         check_options(locals())
+        #: National language tables send_message may use by default (3GPP TS 23.038 ids).
+        self.languages = check_languages(languages)
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -688,15 +691,18 @@ class Client:
         method: Literal["udh", "sar", "payload"] = "udh",
         reference: Optional[int] = None,
         ref: Optional[str] = None,
+        languages: Languages = None,
         **fields: Any,
     ) -> "MessageHandle":
         """Encode, split and submit a text; one Future per part, in order.
 
         ``fields`` go on every part's SubmitSm (source_addr, registered_delivery, ...). The
         list returned is a ``MessageHandle``: it also waits for the whole message at once.
-        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it.
+        With ``ref``, every part's receipt reaches ``on_receipt`` carrying it. ``languages``
+        (default: the client's) enables national language tables, as for split_text.
         """
-        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields)
+        pdus = message_pdus(destination_addr, text, data_coding, method, reference, fields,
+                            self.languages if languages is None else languages)
         if ref is None:
             return MessageHandle(self.submit_many(pdus))
         # One by one, each future watched before it is sent: the store holds every part's id

@@ -18,9 +18,23 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Literal, Optional, Protocol, Sequence, TypeVar, overload
 
-from ._codec import Pdu, SubmitSmResp
+from ._codec import (
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from ._future import SubmitFuture
 from .aio import AsyncClient
 from .client import Client, MessageHandle
@@ -42,6 +56,9 @@ _FIRST_RETRY = 0.5
 
 
 class _Member(Protocol):
+    label: str
+    window_timeout: Optional[float]
+
     @property
     def bound(self) -> bool: ...
     @property
@@ -150,6 +167,36 @@ class _PoolBase(Generic[_M]):
         """True while at least one member is bound: the pool can send."""
         return any(m.bound for m in self.members)
 
+    def _set_up(self, make: Any, endpoints: Iterable[tuple[str, int]], binds: int, store: Optional[Store],
+                client_kwargs: dict[str, Any]) -> None:
+        """The members, one ``make(host, port, ...)`` per bind, sharing one store."""
+        specs = _members_of(endpoints, binds)
+        options = _client_options(client_kwargs)
+        self.store = store if store is not None else MemoryStore()
+        self.members = []
+        for host, port, label in specs:
+            member = make(host, port, store=self.store, **options)
+            member.label = label
+            self.members.append(member)
+        self.window_timeout = self.members[0].window_timeout
+        self._connected = False
+        self._closed = False
+
+    def _start_connect(self) -> None:
+        if self._connected or self._closed:
+            raise RuntimeError("a pool connects once; make a new one")
+        self._connected = True
+
+    def _unbound_after_connect(self, errors: Sequence[Optional[BaseException]]) -> list[_M]:
+        """The members that did not bind, each logged; raises the first error when none bound
+        (after which the caller has closed the pool)."""
+        failed = []
+        for member, err in zip(self.members, errors):
+            if err is not None:
+                log.warning("%s did not bind (%s); trying again in the background", member.label, err)
+                failed.append(member)
+        return failed
+
     def _check_can_bind(self, retrying: list[bool]) -> None:
         """Raise when no member is bound and none will be: waiting would only run out the clock."""
         if self._closed:
@@ -181,19 +228,9 @@ class Pool(_PoolBase[Client]):
 
     def __init__(self, endpoints: Iterable[tuple[str, int]], *, binds: int = 1, store: Optional[Store] = None,
                  **client_kwargs: Any) -> None:
-        specs = _members_of(endpoints, binds)
-        options = _client_options(client_kwargs)
-        self.store = store if store is not None else MemoryStore()
-        self.members = []
-        for host, port, label in specs:
-            member = Client(host, port, store=self.store, **options)
-            member.label = label
-            self.members.append(member)
-        self.window_timeout = self.members[0].window_timeout
+        self._set_up(Client, endpoints, binds, store, client_kwargs)
         self._stop = threading.Event()
         self._retry_threads: list[threading.Thread] = []
-        self._connected = False
-        self._closed = False
 
     def __enter__(self) -> "Pool":
         self.connect()
@@ -205,9 +242,7 @@ class Pool(_PoolBase[Client]):
     def connect(self) -> None:
         """Bind every member at once. Raises only when none binds (the first member's error);
         a member that fails keeps trying in the background."""
-        if self._connected or self._closed:
-            raise RuntimeError("a pool connects once; make a new one")
-        self._connected = True
+        self._start_connect()
         errors: list[Optional[BaseException]] = [None] * len(self.members)
 
         def bind(i: int) -> None:
@@ -224,15 +259,11 @@ class Pool(_PoolBase[Client]):
             t.join()  # each bounded by the member's connect_timeout + bind_timeout
         if all(e is not None for e in errors):
             self.close()
-            first = errors[0]
-            assert first is not None
-            raise first
-        for member, err in zip(self.members, errors):
-            if err is not None:
-                log.warning("%s did not bind (%s); trying again in the background", member.label, err)
-                t = threading.Thread(target=self._keep_trying, args=(member,), name="smppfast-pool-retry", daemon=True)
-                t.start()
-                self._retry_threads.append(t)
+            raise errors[0]  # type: ignore[misc]  # not None: every member failed
+        for member in self._unbound_after_connect(errors):
+            t = threading.Thread(target=self._keep_trying, args=(member,), name="smppfast-pool-retry", daemon=True)
+            t.start()
+            self._retry_threads.append(t)
 
     def _keep_trying(self, member: Client) -> None:
         delay = _FIRST_RETRY
@@ -273,6 +304,21 @@ class Pool(_PoolBase[Client]):
             if member is not None:
                 return member
             self._wait_for_a_bind(deadline, timeout)
+
+    @overload
+    def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitSmResp]: ...
+    @overload
+    def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[DataSmResp]: ...
+    @overload
+    def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[SubmitMultiResp]: ...
+    @overload
+    def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[QuerySmResp]: ...
+    @overload
+    def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[CancelSmResp]: ...
+    @overload
+    def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[ReplaceSmResp]: ...
+    @overload
+    def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Pdu]: ...
 
     def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitFuture[Any]:
         """As ``Client.submit``, through the member the routing rule picks. Raises ``WindowFull``
@@ -333,18 +379,8 @@ class AsyncPool(_PoolBase[AsyncClient]):
 
     def __init__(self, endpoints: Iterable[tuple[str, int]], *, binds: int = 1, store: Optional[Store] = None,
                  **client_kwargs: Any) -> None:
-        specs = _members_of(endpoints, binds)
-        options = _client_options(client_kwargs)
-        self.store = store if store is not None else MemoryStore()
-        self.members = []
-        for host, port, label in specs:
-            member = AsyncClient(host, port, store=self.store, **options)
-            member.label = label
-            self.members.append(member)
-        self.window_timeout = self.members[0].window_timeout
+        self._set_up(AsyncClient, endpoints, binds, store, client_kwargs)
         self._retry_tasks: list[asyncio.Task[None]] = []
-        self._connected = False
-        self._closed = False
 
     async def __aenter__(self) -> "AsyncPool":
         await self.connect()
@@ -355,20 +391,14 @@ class AsyncPool(_PoolBase[AsyncClient]):
 
     async def connect(self) -> None:
         """As ``Pool.connect``: all members at once; raises only when none binds."""
-        if self._connected or self._closed:
-            raise RuntimeError("a pool connects once; make a new one")
-        self._connected = True
+        self._start_connect()
         results = await asyncio.gather(*(m.connect() for m in self.members), return_exceptions=True)
         errors = [r if isinstance(r, BaseException) else None for r in results]
         if all(e is not None for e in errors):
             await self.close()
-            first = errors[0]
-            assert first is not None
-            raise first
-        for member, err in zip(self.members, errors):
-            if err is not None:
-                log.warning("%s did not bind (%s); trying again in the background", member.label, err)
-                self._retry_tasks.append(asyncio.ensure_future(self._keep_trying(member)))
+            raise errors[0]  # type: ignore[misc]  # not None: every member failed
+        for member in self._unbound_after_connect(errors):
+            self._retry_tasks.append(asyncio.ensure_future(self._keep_trying(member)))
 
     async def _keep_trying(self, member: AsyncClient) -> None:
         delay = _FIRST_RETRY
@@ -398,6 +428,21 @@ class AsyncPool(_PoolBase[AsyncClient]):
         if left == 0:
             raise _none_bound(timeout)
         await asyncio.sleep(_NONE_BOUND_POLL if left is None else min(left, _NONE_BOUND_POLL))
+
+    @overload
+    async def submit(self, pdu: SubmitSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitSmResp: ...
+    @overload
+    async def submit(self, pdu: DataSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> DataSmResp: ...
+    @overload
+    async def submit(self, pdu: SubmitMulti, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> SubmitMultiResp: ...
+    @overload
+    async def submit(self, pdu: QuerySm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> QuerySmResp: ...
+    @overload
+    async def submit(self, pdu: CancelSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> CancelSmResp: ...
+    @overload
+    async def submit(self, pdu: ReplaceSm, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> ReplaceSmResp: ...
+    @overload
+    async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Pdu: ...
 
     async def submit(self, pdu: Pdu, *, timeout: Optional[float] = None, ref: Optional[str] = None) -> Any:
         """As ``AsyncClient.submit``, through the member the routing rule picks."""

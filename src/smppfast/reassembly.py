@@ -72,6 +72,7 @@ __all__ = [
     "IncompleteMessage",
     "UdhError",
     "parse_udh",
+    "shift_tables",
     "UDH_IE_NAMES",
 ]
 
@@ -82,6 +83,8 @@ Method = Literal["udh8", "udh16", "sar"]
 
 _IE_CONCAT_8 = 0x00
 _IE_CONCAT_16 = 0x08
+_IE_SINGLE_SHIFT = 0x24
+_IE_LOCKING_SHIFT = 0x25
 
 #: Names of the UDH information elements of 3GPP TS 23.040 9.2.3.24, by IEI (for describing a
 #: UDH; :func:`parse_udh` returns every element, named here or not).
@@ -172,11 +175,35 @@ class CompleteMessage:
     udh_error: str | None = None
 
     @property
+    def shift_tables(self) -> tuple[int, int]:
+        """``(locking_shift, single_shift)``: the national language ids of 3GPP TS 23.038 named
+        by UDH elements 0x25 and 0x24 (0 where absent)."""
+        return shift_tables(self.udh_elements)
+
+    @property
     def text(self) -> str:
-        """The payload decoded per ``data_coding`` (raises TextError for binary data codings)."""
+        """The payload decoded per ``data_coding`` and the national language tables of its UDH
+        (raises TextError for binary data codings, and for a language id 23.038 does not define)."""
         # Imported here so this module works before, and without, the compiled text codec.
-        decode: Callable[[bytes, int], str] = importlib.import_module("smppfast._text").decode_text
-        return decode(self.payload, self.data_coding)
+        decode: Callable[..., str] = importlib.import_module("smppfast._text").decode_text
+        lock, single = self.shift_tables
+        return decode(self.payload, self.data_coding, locking_shift=lock, single_shift=single)
+
+
+def shift_tables(elements: tuple[tuple[int, bytes], ...]) -> tuple[int, int]:
+    """``(locking_shift, single_shift)`` language ids from UDH information elements 0x25 / 0x24
+    (3GPP TS 23.040 9.2.3.24.15-16); the last occurrence of each counts, as for every element.
+    Raises UdhError for an element whose length is not 1."""
+    lock = single = 0
+    for iei, value in elements:
+        if iei in (_IE_SINGLE_SHIFT, _IE_LOCKING_SHIFT):
+            if len(value) != 1:
+                raise UdhError(f"national language shift element 0x{iei:02X} has length {len(value)}, expected 1")
+            if iei == _IE_LOCKING_SHIFT:
+                lock = value[0]
+            else:
+                single = value[0]
+    return lock, single
 
 
 @dataclass(frozen=True, slots=True)

@@ -564,14 +564,15 @@ class Simulator:
         system_id: Optional[str] = None,
         data_coding: Optional[int] = None,
         method: str = "udh",
+        languages: Any = (),
         **fields: Any,
     ) -> int:
         """Send a mobile-originated message to every bound receiver (of ``system_id`` if given).
 
         A ``str`` is encoded (GSM 03.38 when it fits, else UCS-2, unless ``data_coding``
         says otherwise) and split by :func:`smppfast.split_text` with ``method`` ("udh",
-        the default, "sar" or "payload"): each receiver gets one deliver_sm per part, in
-        order. ``bytes`` go as they are in one deliver_sm (``data_coding`` 0 unless given);
+        the default, "sar" or "payload") and ``languages`` (national language tables, as
+        for split_text): each receiver gets one deliver_sm per part, in order. ``bytes`` go as they are in one deliver_sm (``data_coding`` 0 unless given);
         more than 254 octets do not fit a short_message and raise ValueError (split them
         yourself, or send ``b""`` with ``tlvs={Tlv.MESSAGE_PAYLOAD: data}``). ``fields`` go
         on every deliver_sm; a part's esm_class bits (UDHI) and TLVs (SAR, payload) are
@@ -594,7 +595,8 @@ class Simulator:
         chunks: list[tuple[int, bytes, int, dict[int, Any]]]  # data_coding, short_message, esm_class, tlvs
         if isinstance(message, str):
             try:
-                parts = split_text(message, data_coding=data_coding, method=method)  # type: ignore[arg-type]
+                parts = split_text(message, data_coding=data_coding, method=method,  # type: ignore[arg-type]
+                                   languages=languages)
             except ValueError as err:  # TextError: no such coding, method, too many parts
                 raise ValueError(f"{where}: message {_short_repr(message)}: {err}") from err
             chunks = [(p.data_coding, p.short_message, p.esm_class, dict(p.tlvs)) for p in parts]

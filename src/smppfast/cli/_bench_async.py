@@ -16,7 +16,7 @@ import time
 from typing import Any, Coroutine, Sequence, TypeVar
 
 from .._codec import Pdu
-from ..aio import AsyncClient
+from ..aio import AsyncClient, wait_all
 from ..pool import AsyncPool
 from ..errors import CommandStatusError
 from ._common import CliError, bind_errors
@@ -69,26 +69,30 @@ class _AsyncSubmitter(Tally):
                 self.record(None)
 
     async def _run_batches(self) -> None:
-        pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        # Whole batches settle together: wait_all waits on one future per batch, not on each.
+        pending: collections.deque[Sequence[asyncio.Future[Any]]] = collections.deque()
+        held = 0
         templates = self.templates
         k = len(templates)
         try:
             while self.sent < self.count and not self.stopping:
                 n = min(self.batch, self.count - self.sent)
                 base = self.sent
-                pending.extend(await self.client.submit_many([copy.copy(templates[(base + j) % k]) for j in range(n)]))
+                batch = await self.client.submit_many([copy.copy(templates[(base + j) % k]) for j in range(n)])
+                pending.append(batch)
+                held += len(batch)
                 self.sent += n
-                while len(pending) > self.limit - self.batch:
-                    await self._settle_head(pending)
+                while held > self.limit - self.batch:
+                    held -= await self._settle_oldest(pending)
         finally:
             while pending and not self.stopping:
-                await self._settle_head(pending)
+                await self._settle_oldest(pending)
 
-    async def _settle_head(self, pending: collections.deque[asyncio.Future[Any]]) -> None:
-        fut = pending[0]
-        await asyncio.wait((fut,))
-        pending.popleft()
-        self.record(fut.exception())
+    async def _settle_oldest(self, pending: collections.deque[Sequence[asyncio.Future[Any]]]) -> int:
+        batch = await wait_all(pending.popleft())
+        for fut in batch:
+            self.record(asyncio.CancelledError() if fut.cancelled() else fut.exception())
+        return len(batch)
 
 
 def run_async_bench(args: argparse.Namespace, where: list[tuple[str, int]], password: str, target: str,

@@ -121,6 +121,20 @@ _data_coding_arg = _enum_arg(
 )
 
 
+def _languages_arg(text: str) -> tuple[int, ...]:
+    """An argparse type: national languages, comma-separated (``tr,es``, ``turkish``, ``1``)."""
+    from .._text import language_ids  # the compiled codec: imported where it is needed
+    from ..errors import TextError
+
+    try:
+        return language_ids(text)
+    except TextError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_languages_arg.__name__ = "languages"
+
+
 _N = TypeVar("_N", int, float)
 
 

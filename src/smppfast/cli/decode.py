@@ -9,13 +9,14 @@ from typing import Any, Optional
 
 from .. import _codec
 from .._codec import Pdu, decode
-from .._text import decode_text
+from .._text import NATIONAL_LANGUAGES, decode_text
 from ..constants import Command, DataCoding, MessageState, Npi, Tlv, Ton
 from ..errors import PduError, TextError
-from ..reassembly import UDH_IE_NAMES, UdhError, parse_udh
+from ..reassembly import UDH_IE_NAMES, UdhError, parse_udh, shift_tables
 from ..receipt import receipt_from_pdu
 from ._common import EXIT_OK, CliError, Subparsers, _format_receipt, _out, _status_name
 
+_LANGUAGE_NAMES = {lang: name for name, lang in NATIONAL_LANGUAGES.items()}
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _HEX_TEXT = _HEX_DIGITS | frozenset(b" \t\r\n:xX")
 _ESM_MODE = {1: "datagram mode", 2: "forward mode", 3: "store and forward mode"}
@@ -171,6 +172,10 @@ def _ie_description(iei: int, value: bytes) -> str:
         return f"ports: dest {int.from_bytes(value[:2], 'big')}, src {int.from_bytes(value[2:], 'big')}"
     if iei == 0x04 and len(value) == 2:
         return f"ports: dest {value[0]}, src {value[1]}"
+    if iei in (0x24, 0x25) and len(value) == 1:
+        kind = "single shift" if iei == 0x24 else "locking shift"
+        language = _LANGUAGE_NAMES.get(value[0], "unknown language")
+        return f"national language {kind}: {value[0]} ({language})"
     name = UDH_IE_NAMES.get(iei)
     return f"IE 0x{iei:02X}" + (f" {name}" if name else "") + f": {value.hex() or '(empty)'}"
 
@@ -182,6 +187,7 @@ def _content_lines(data: bytes, data_coding: int, udhi: bool, indent: str) -> li
     decoded by ``decode_text``, so this shows what an application would receive.
     """
     lines = []
+    elements: list[tuple[int, bytes]] = []
     if udhi and data:
         try:
             elements, rest = parse_udh(data)
@@ -197,12 +203,17 @@ def _content_lines(data: bytes, data_coding: int, udhi: bool, indent: str) -> li
         lines.append(f"{indent}binary {data.hex()}")
         return lines
     try:
-        text = decode_text(data, data_coding)
+        lock, single = shift_tables(tuple(elements))
+    except UdhError as err:
+        lines.append(f"{indent}note  {err}; decoded with the default tables")
+        lock = single = 0
+    try:
+        text = decode_text(data, data_coding, locking_shift=lock, single_shift=single)
     except TextError as err:
         # Show what can be read and say why the rest could not.
         lines.append(f"{indent}note  not valid {_data_coding_label(data_coding)} text: {err}")
         try:
-            text = decode_text(data, data_coding, errors="replace")
+            text = decode_text(data, data_coding, errors="replace", locking_shift=lock, single_shift=single)
         except TextError:  # e.g. UCS-2 of odd length: nothing sound to show
             return lines
     lines.append(f"{indent}text  {text!r}")

@@ -32,6 +32,7 @@ from ._common import (
     endpoints,
     _data_coding_arg,
     _format_receipt,
+    _languages_arg,
     _non_negative_float,
     _npi_arg,
     _out,
@@ -91,7 +92,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             registered_delivery=1 if wait_receipts else 0,
         )
         try:
-            futures = client.send_message(args.dest, args.text, data_coding=args.data_coding, method=args.method, **fields)
+            futures = client.send_message(args.dest, args.text, data_coding=args.data_coding, method=args.method,
+                                          languages=args.languages, **fields)
         except (TextError, ValueError) as err:
             raise CliError(f"cannot encode the text: {err}") from None
         except ConnectionClosedError as err:
@@ -185,6 +187,14 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
         help="data_coding: number or name (gsm, ia5, latin1, ucs2, ...); default: GSM 03.38 if the text fits, else UCS-2",
     )
     m.add_argument("--method", choices=("udh", "sar", "payload"), default="udh", help="how to split long texts (default: udh)")
+    m.add_argument(
+        "--languages",
+        type=_languages_arg,
+        default=(),
+        metavar="LANGS",
+        help="national language tables the text may use, comma-separated (e.g. tr,es; names, ISO 639-1 codes or "
+        "3GPP TS 23.038 ids); the cheapest encoding wins (default: none)",
+    )
     m.add_argument(
         "--wait-receipts", type=_non_negative_float, metavar="S", help="request delivery receipts and wait up to S seconds for them"
     )

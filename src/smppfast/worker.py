@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from ._codec import SubmitSm, encode
 from ._redis_store import redact_url
+from ._text import split_text
 from ._worker_entry import INVALID, Invalid, Message, check_entry
 from ._worker_redis import ConsumerStatus, GroupStatus, Outcome, Taken, WorkerRedis, group_status
 from .constants import status_name
-from ._codec import SubmitSm, encode
-from ._text import split_text
 from .errors import CommandStatusError, ConnectionClosedError, SmppError, SmppTimeoutError, WindowFull
 from .pool import Pool, _members_of
 from .receipt import DeliveryReceipt
@@ -383,7 +383,7 @@ class Worker:
                 recover = "0-0"
                 continue
             if taken:
-                self._dispatch(taken, claimed=False)
+                self._dispatch(taken)
             elif self._inflight:
                 # The stream is empty but responses are awaited (a blocking read would hold them
                 # up): look again in a while, not at every nap.
@@ -404,7 +404,7 @@ class Worker:
         lost = [t for t in taken if t[0] not in self._held]
         if lost:
             log.info("%s: taking up %d of its own pending entries again", self.consumer, len(lost))
-            self._dispatch(lost, claimed=True)
+            self._dispatch(lost)
         return taken[-1][0]
 
     def _claim(self, room: int) -> None:
@@ -422,7 +422,7 @@ class Worker:
                 if mine:
                     log.info("claimed %d entries idle for over %g s", len(mine), self.claim_after)
                     self.stats.claimed += len(mine)
-                    self._dispatch(mine, claimed=True)
+                    self._dispatch(mine)
                     room -= len(mine)
             if cursor == "0-0" or room <= 0:
                 return
@@ -442,7 +442,7 @@ class Worker:
                 if entry_id in self._held:
                     self._held[entry_id] = now
 
-    def _dispatch(self, taken: list[Taken], *, claimed: bool) -> None:
+    def _dispatch(self, taken: list[Taken]) -> None:
         """Check and send taken entries; an entry that cannot be sent gets its outcome now."""
         now = time.monotonic()
         held = self._held

@@ -48,14 +48,20 @@ def _pong(port: int) -> bool:
 
 
 class RedisServer:
-    """``redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no`` in a child process."""
+    """``redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no`` in a child process.
 
-    def __init__(self, password: Optional[str] = None) -> None:
+    ``persistent=True`` turns the append-only file on (``appendfsync always``), so that
+    :meth:`restart` (a stop and a start on the same port, the same files) keeps every write: what
+    a Redis restart in production looks like.
+    """
+
+    def __init__(self, password: Optional[str] = None, *, persistent: bool = False) -> None:
         reason = missing_reason()
         if reason:
             raise RuntimeError(reason)
         self.port = 0
         self.password = password
+        self.persistent = persistent
         self._dir = tempfile.TemporaryDirectory(prefix="smppfast-redis-")
         self._proc: Optional[subprocess.Popen[bytes]] = None
 
@@ -65,25 +71,48 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
-        log = Path(self._dir.name) / "redis.log"
         for _ in range(5):  # another process may take the free port between our look and redis' bind
-            port = _free_port()
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(
-                    ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--dir", self._dir.name, "--daemonize", "no",
-                     *(["--requirepass", self.password] if self.password else [])],
-                    stdout=out, stderr=subprocess.STDOUT,
-                )
-            deadline = time.monotonic() + _START_TIMEOUT
-            while proc.poll() is None and time.monotonic() < deadline:
-                if _pong(port):
-                    self._proc, self.port = proc, port
-                    return self
-                time.sleep(0.05)
-            self._end(proc)
+            if self._launch(_free_port()):
+                return self
         raise RuntimeError(f"redis-server did not answer PING within {_START_TIMEOUT:g} s; its log:\n"
-                           + log.read_text(errors="replace")[-2000:])
+                           + self._log.read_text(errors="replace")[-2000:])
+
+    def restart(self, down: float = 0.0) -> None:
+        """Stop the server (SIGTERM: it writes its files and exits), stay down ``down`` seconds, and
+        start it again on the same port with the same files."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            raise RuntimeError("the server is not running")
+        self._end(proc)
+        time.sleep(down)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._launch(self.port):  # the old socket may linger for a moment
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not come back on port {self.port}; its log:\n"
+                                   + self._log.read_text(errors="replace")[-2000:])
+            time.sleep(0.1)
+
+    @property
+    def _log(self) -> Path:
+        return Path(self._dir.name) / "redis.log"
+
+    def _launch(self, port: int) -> bool:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        with open(self._log, "ab") as out:
+            proc = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
+                 "--dir", self._dir.name, "--daemonize", "no",
+                 *(["--requirepass", self.password] if self.password else [])],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + _START_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _pong(port):
+                self._proc, self.port = proc, port
+                return True
+            time.sleep(0.05)
+        self._end(proc)
+        return False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -1,4 +1,4 @@
-"""The ``smppfast`` command: ``simulator``, ``send``, ``bench``, ``decode`` and ``count``.
+"""The ``smppfast`` command: ``simulator``, ``send``, ``bench``, ``decode``, ``count`` and ``worker``.
 
 Run ``smppfast <command> --help`` for the options. Exit codes are part of the interface, so
 scripts can tell failures apart:
@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import SmppError
-from . import bench, count, decode, send, simulator
+from . import bench, count, decode, send, simulator, worker
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -48,7 +48,8 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="smppfast",
-        description="SMPP 3.4 tools: a test SMSC, a sender, a benchmark and a PDU decoder.",
+        description="SMPP 3.4 tools: a test SMSC, a sender, a benchmark, a PDU decoder, a text counter and a worker "
+        "serving a Redis Stream.",
         epilog="Exit codes: 0 ok, 1 something failed, 2 bad input or no connection, 3 bind refused, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"smppfast {__version__}")
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     untraced = verbose("the library's debug log")
     # One module per subcommand, each adding its own parser; the order is the order of --help.
     for command, parent in ((simulator, traced), (send, traced), (bench, traced), (decode, untraced),
-                            (count, untraced)):
+                            (count, untraced), (worker, traced)):
         command.register(sub, [parent])
     return parser
 

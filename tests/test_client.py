@@ -26,7 +26,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import pytest
 

@@ -8,7 +8,7 @@ import concurrent.futures as cf
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 

@@ -320,3 +320,59 @@ def test_async_pool_window_is_per_bind() -> None:
                 await asyncio.gather(*held)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("driver", ["threads", "asyncio"])
+def test_without_reconnect_a_dropped_member_is_routed_around(sims: list[Simulator], driver: str) -> None:
+    # Members that never come back (reconnect=False, as `smppfast bench` builds its pool): a
+    # submit a dropped member refuses before sending goes to another member instead of failing.
+    a, b = sims
+    endpoints = [("127.0.0.1", a.port), ("127.0.0.1", b.port)]
+    if driver == "threads":
+        with Pool(endpoints, reconnect=False, window=5, **CREDS) as pool:
+            assert all(outcome(pool.submit(sm(i))) == "ok" for i in range(20))
+            b.stop()
+            assert wait_until(lambda: pool.bound_members == 1)
+            assert [outcome(pool.submit(sm(i))) for i in range(200)] == ["ok"] * 200
+            a.stop()
+            assert wait_until(lambda: pool.bound_members == 0)
+            with pytest.raises(ConnectionClosedError, match="none reconnects"):
+                pool.submit(sm(0))
+        return
+
+    async def main() -> None:
+        async with AsyncPool(endpoints, reconnect=False, window=5, **CREDS) as pool:
+            await asyncio.gather(*(pool.submit(sm(i)) for i in range(20)))
+            b.stop()
+            for _ in range(500):
+                if pool.bound_members == 1:
+                    break
+                await asyncio.sleep(0.01)
+            results = await asyncio.gather(*(pool.submit(sm(i)) for i in range(200)))
+            assert len(results) == 200 and all(r.message_id for r in results)
+
+    asyncio.run(main())
+
+
+def test_a_refusal_before_sending_goes_to_another_member_but_a_maybe_sent_one_is_never_resent(
+        sims: list[Simulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, _ = sims
+    with Pool([("127.0.0.1", a.port)], binds=2, **CREDS) as pool:
+        first, second = pool.members
+        tried: list[str] = []
+
+        def refuse(error: Exception) -> Any:
+            def submit(pdu: Any, **kw: Any) -> Any:
+                tried.append(first.label)
+                raise error
+            return submit
+
+        monkeypatch.setattr(pool, "_route", lambda: ("send", first, 1) if not tried else ("send", second, 1))
+        monkeypatch.setattr(first, "submit", refuse(ConnectionClosedError("not bound to the SMSC")))
+        assert pool.submit(sm(1)).result(5).message_id  # taken by the second member
+        assert tried == [first.label] and second.stats.submitted == 1
+        tried.clear()
+        monkeypatch.setattr(first, "submit", refuse(ConnectionClosedError("link lost", maybe_accepted=True)))
+        with pytest.raises(ConnectionClosedError, match="link lost"):
+            pool.submit(sm(2))  # it may have reached the SMSC: not sent again elsewhere
+        assert second.stats.submitted == 1

@@ -138,6 +138,14 @@ def _client_options(client_kwargs: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _unsent(exc: Exception) -> bool:
+    """True for a member's refusal that came before the request left (no slot in time, not bound,
+    closing): another member may take the request. Never for a request that may have gone out."""
+    if isinstance(exc, WindowFull):
+        return True
+    return isinstance(exc, (SmppTimeoutError, ConnectionClosedError)) and not exc.maybe_accepted
+
+
 def _none_bound(timeout: Optional[float]) -> SmppTimeoutError:
     return SmppTimeoutError(f"no member of the pool was bound within {timeout} s")
 
@@ -332,12 +340,12 @@ class Pool(_PoolBase[Client]):
                 self._wait_for_a_bind(deadline, timeout)
                 continue
             left = self._left(deadline)
-            if action == "send" or (left is not None and left <= _RECHECK):
-                return member.submit(pdu, timeout=left, ref=ref)
-            try:  # every bound member is full: wait on the least loaded a little, then look again
-                return member.submit(pdu, timeout=_RECHECK, ref=ref)
-            except (WindowFull, SmppTimeoutError):
-                continue
+            final = left is not None and left <= _RECHECK
+            try:  # a member with room takes it at once; a full one is waited on a little at a time
+                return member.submit(pdu, timeout=left if final else _RECHECK, ref=ref)
+            except (WindowFull, SmppTimeoutError, ConnectionClosedError) as exc:
+                if final or not _unsent(exc):
+                    raise
 
     def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> list[SubmitFuture[Any]]:
         """As ``Client.submit_many``: one future per PDU, in order, spread over the members by
@@ -455,14 +463,12 @@ class AsyncPool(_PoolBase[AsyncClient]):
                 await self._wait_for_a_bind(deadline, timeout)
                 continue
             left = self._left(deadline)
-            if action == "send" or (left is not None and left <= _RECHECK):
-                return await member.submit(pdu, timeout=left, ref=ref)
+            final = left is not None and left <= _RECHECK
             try:
-                return await member.submit(pdu, timeout=_RECHECK, ref=ref)
-            except (WindowFull, SmppTimeoutError) as exc:
-                if isinstance(exc, SmppTimeoutError) and exc.maybe_accepted:
-                    raise  # a response timeout: the request went out, it is not ours to resend
-                continue
+                return await member.submit(pdu, timeout=left if final else _RECHECK, ref=ref)
+            except (WindowFull, SmppTimeoutError, ConnectionClosedError) as exc:
+                if final or not _unsent(exc):
+                    raise  # e.g. a response timeout: the request went out, it is not ours to resend
 
     async def submit_many(self, pdus: Iterable[Pdu], *, timeout: Optional[float] = None) -> "list[asyncio.Future[Any]]":
         """As ``AsyncClient.submit_many``, spread over the members by window room."""

@@ -7,6 +7,7 @@
  * comparison for the euro sign: those are the only code points GSM 03.38 has.
  */
 #include "gsm0338.h"
+#include "sms_kind_loop.h"
 
 #include <string.h>
 
@@ -101,39 +102,6 @@ static inline unsigned cost_ucs2(uint32_t cp) {
     if (cp < 0xD800u || (cp > 0xDFFFu && cp < 0x10000u)) return 1;
     return (cp >= 0x10000u && cp <= 0x10FFFFu) ? 2u : 0u;
 }
-
-/* Run the statements in __VA_ARGS__ once per code point, with `i` the index
- * and `cp` the code point, specialised per storage width so that the inner
- * loop carries no width test. */
-#define SMS_KIND_LOOP(kind, text, len, ...)                                         \
-    switch (kind) {                                                                 \
-    case 1: {                                                                       \
-        const uint8_t *p_ = (const uint8_t *)(text);                                \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    case 2: {                                                                       \
-        const uint16_t *p_ = (const uint16_t *)(text);                              \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    case 4: {                                                                       \
-        const uint32_t *p_ = (const uint32_t *)(text);                              \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    default:                                                                        \
-        return SMS_E_ARG;                                                           \
-    }
 
 /* Like SMS_KIND_LOOP, with `c` the units the code point costs in `enc`,
  * specialised per charset as well (12 small loops, none with a test that

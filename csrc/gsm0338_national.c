@@ -4,6 +4,7 @@
  * file builds the reverse lookups from them once and runs the per-character loops.
  */
 #include "gsm0338_national.h"
+#include "sms_kind_loop.h"
 
 #include "gsm0338_national_tables.h"
 
@@ -89,37 +90,6 @@ static inline unsigned nat_cost(uint32_t cp, unsigned lock, unsigned shift) {
     return (m >> lock) & 1u ? 1u : (m >> (16 + shift)) & 1u ? 2u : 0u;
 }
 
-/* Same loop shape as SMS_KIND_LOOP in gsm0338.c: specialised per storage width. */
-#define NAT_KIND_LOOP(kind, text, len, ...)                                         \
-    switch (kind) {                                                                 \
-    case 1: {                                                                       \
-        const uint8_t *p_ = (const uint8_t *)(text);                                \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    case 2: {                                                                       \
-        const uint16_t *p_ = (const uint16_t *)(text);                              \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    case 4: {                                                                       \
-        const uint32_t *p_ = (const uint32_t *)(text);                              \
-        for (size_t i = 0; i < (len); i++) {                                        \
-            const uint32_t cp = p_[i];                                              \
-            __VA_ARGS__                                                             \
-        }                                                                           \
-        break;                                                                      \
-    }                                                                               \
-    default:                                                                        \
-        return SMS_E_ARG;                                                           \
-    }
-
 ptrdiff_t nat_survey(const void *text, int kind, size_t len, unsigned locks, unsigned shifts,
                      size_t miss[NAT_MAX_ID + 1], unsigned alive[NAT_MAX_ID + 1]) {
     unsigned live = locks; /* locking tables with at least one single shift table left */
@@ -127,7 +97,7 @@ ptrdiff_t nat_survey(const void *text, int kind, size_t len, unsigned locks, uns
         miss[l] = 0;
         alive[l] = shifts;
     }
-    NAT_KIND_LOOP(kind, text, len, {
+    SMS_KIND_LOOP(kind, text, len, {
         const uint32_t m = mask_of(cp);
         /* Only the locking tables still in the running: a dead one needs no more counting. */
         unsigned missing = live & ~m;
@@ -150,7 +120,7 @@ ptrdiff_t nat_split(const void *text, int kind, size_t len, int lock, int shift,
     size_t offset = 0, in_part = 0, parts = 0;
     if (part_limit < 2 || max_parts == 0 || lock < 0 || lock > NAT_MAX_ID || shift < 0 || shift > NAT_MAX_ID)
         return SMS_E_ARG;
-    NAT_KIND_LOOP(kind, text, len, {
+    SMS_KIND_LOOP(kind, text, len, {
         unsigned c = nat_cost(cp, (unsigned)lock, (unsigned)shift);
         if (c == 0) {
             if (!replace) {
@@ -187,7 +157,7 @@ ptrdiff_t nat_encode(const void *text, int kind, size_t len, int lock, int shift
                      size_t cap, size_t *bad) {
     size_t j = 0;
     if (lock < 0 || lock > NAT_MAX_ID || shift < 0 || shift > NAT_MAX_ID) return SMS_E_ARG;
-    NAT_KIND_LOOP(kind, text, len, {
+    SMS_KIND_LOOP(kind, text, len, {
         uint8_t v = rev_lookup(REV_LOCK, HIGH_LOCK, lock, cp);
         if (v != NAT_NONE) {
             if (j >= cap) return SMS_E_NOSPACE;

@@ -106,3 +106,16 @@ def test_send_through_a_pool_of_binds_on_two_smscs() -> None:
 @pytest.mark.parametrize("value", ["nohost", ":2775", "h:0", "h:99999", "h:port"])
 def test_a_bad_smsc_address_is_one_line_exit_2(value: str) -> None:
     assert_clean_error(run("send", "--smsc", value, "15551234", "hi"), 2, "--smsc")
+
+
+@pytest.mark.parametrize("extra", [[], ["--asyncio"]], ids=["threads", "asyncio"])
+def test_bench_on_a_link_that_drops_ends_with_exit_1_and_says_why_once(extra: list[str]) -> None:
+    with Simulator(faults=Faults(close_after=50)) as sim:
+        result = run("bench", "--host", "127.0.0.1", "--port", str(sim.port), "-n", "500", "--timeout", "5",
+                     "--json", *extra)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    assert data["errors"].get("ConnectionClosedError", 0) > 0
+    assert data["completed"] + data["not_sent"] == 500  # every submit counted once
+    assert len(data["aborted"]) == 1 and data["aborted"][0].startswith("ConnectionClosedError")

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Generator, Iterable, Optional
 
 from ._ratelimit import LogLimiter
 from .errors import StoreError
@@ -86,61 +86,60 @@ class RefKeeper:
             return entry[3] <= mark
         return False
 
-    def lookup(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
-        """``receipt`` with its ref when the store has its id.
+    def _search(self, message_id: str) -> Generator[float, None, Any]:
+        """The store's entry for ``message_id``, as a generator that yields the seconds left
+        whenever it must wait for earlier responses (the two lookups below wait their own way).
 
         The id's own spelling is looked for first, waiting (bounded by ``OVERTAKE_GRACE``) while
         a request sent before the receipt arrived still awaits its response; only then the
         cross-base readings (hex for decimal), so an entry that is merely late never loses to
-        another id that happens to read the same in the other base. A store that fails (its
-        database or server) costs the receipt its ref, never the receipt.
+        another id that happens to read the same in the other base.
         """
         store = self.store
-        message_id = receipt.message_id
+        entry = store.get(message_id, exact=True)
+        if entry is None and self.pending:
+            deadline = time.monotonic() + OVERTAKE_GRACE
+            mark = self._issued
+            while entry is None and self._earlier_pending(mark):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                yield left
+                entry = store.get(message_id, exact=True)
+        if entry is None:
+            entry = store.get(message_id)
+        return entry
+
+    def lookup(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
+        """``receipt`` with its ref when the store has its id (see :meth:`_search`), blocking
+        while it waits. A store that fails costs the receipt its ref, never the receipt."""
+        steps = self._search(receipt.message_id)
         try:
-            entry = store.get(message_id, exact=True)
-            if entry is None and self.pending:
-                deadline = time.monotonic() + OVERTAKE_GRACE
-                mark = self._issued
-                with self._cond:
-                    self._waiters += 1
-                    try:
-                        while entry is None and self._earlier_pending(mark):
-                            left = deadline - time.monotonic()
-                            if left <= 0:
-                                break
-                            self._cond.wait(min(left, 0.05))
-                            entry = store.get(message_id, exact=True)
-                    finally:
-                        self._waiters -= 1
-            if entry is None:
-                entry = store.get(message_id)
-            return self._attach(receipt, entry)
+            with self._cond:  # held while looking, so no response's notify falls in between
+                self._waiters += 1
+                try:
+                    while True:
+                        self._cond.wait(min(next(steps), 0.05))
+                except StopIteration as done:
+                    return self._attach(receipt, done.value)
+                finally:
+                    self._waiters -= 1
         except StoreError as exc:
-            _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
-                      message_id, exc)
-            return receipt
+            return _without_ref(receipt, exc)
 
     async def lookup_async(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
         """:meth:`lookup` on the event loop (for a store that does no I/O), whose own iterations
         settle the responses it waits for: it polls between them instead of blocking."""
-        store = self.store
-        message_id = receipt.message_id
+        steps = self._search(receipt.message_id)
         try:
-            entry = store.get(message_id, exact=True)
-            if entry is None and self.pending:
-                deadline = time.monotonic() + OVERTAKE_GRACE
-                mark = self._issued
-                while entry is None and self._earlier_pending(mark) and time.monotonic() < deadline:
+            try:
+                while True:
+                    next(steps)
                     await asyncio.sleep(0.001)
-                    entry = store.get(message_id, exact=True)
-            if entry is None:
-                entry = store.get(message_id)
-            return self._attach(receipt, entry)
+            except StopIteration as done:
+                return self._attach(receipt, done.value)
         except StoreError as exc:
-            _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
-                      message_id, exc)
-            return receipt
+            return _without_ref(receipt, exc)
 
     def _attach(self, receipt: DeliveryReceipt, entry: Any) -> DeliveryReceipt:
         if entry is None:
@@ -148,6 +147,12 @@ class RefKeeper:
         if receipt.is_final:
             self.store.discard(receipt.message_id)  # no later receipt is expected for this id
         return dataclasses.replace(receipt, ref=entry.ref)
+
+
+def _without_ref(receipt: DeliveryReceipt, exc: StoreError) -> DeliveryReceipt:
+    _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
+              receipt.message_id, exc)
+    return receipt
 
 
 _keepers: "weakref.WeakKeyDictionary[Any, RefKeeper]" = weakref.WeakKeyDictionary()

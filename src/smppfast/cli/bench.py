@@ -406,7 +406,8 @@ def _result(
         errors.update(dict(w.errors))
     completed = sum(w.done for w in workers)
     sent = sum(w.sent for w in workers)
-    aborted = [w.aborted for w in workers if w.aborted]
+    # One line per reason: a hundred tasks stopped by the same dropped link say so once.
+    aborted = list(dict.fromkeys(w.aborted for w in workers if w.aborted))
     return {
         "target": target,
         "interrupted": interrupted,

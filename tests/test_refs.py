@@ -217,3 +217,16 @@ def test_an_exact_id_that_is_late_beats_a_cross_base_reading_of_another() -> Non
     assert time.monotonic() - t0 >= 0.15
     # With nothing pending, the cross-base reading still finds an id reported in the other base.
     assert keeper.lookup(DeliveryReceipt(message_id="80")).ref == "ref-of-50"  # 0x50 == 80
+
+
+def test_a_store_closed_under_a_running_client_loses_refs_not_responses(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    receipts: list[DeliveryReceipt] = []
+    with Simulator() as sim, Client("127.0.0.1", sim.port, store=store, on_receipt=receipts.append, **CREDS) as client:
+        store.close()  # put() now raises StoreError on the reader thread
+        responses = [client.submit(sm(i), ref=f"r{i}").result(10) for i in range(5)]
+        assert all(r.message_id for r in responses)
+        assert wait_until(lambda: len(receipts) == 5)
+        assert client.submit(sm(9)).result(10).message_id  # the link is still fine
+    assert all(r.ref is None for r in receipts)
+    assert any("not kept for its receipt" in r.getMessage() for r in caplog.records)

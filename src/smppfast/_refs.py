@@ -25,7 +25,6 @@ from .receipt import DeliveryReceipt
 from .stores import Store
 
 log = logging.getLogger("smppfast.refs")
-_warn = LogLimiter(log)
 
 Callback = Callable[[Any], Any]
 
@@ -51,6 +50,7 @@ class RefKeeper:
         self._issued = 0
         self._cond = threading.Condition()
         self._waiters = 0
+        self._warn = LogLimiter(log)  # a failing store, said at most once per interval
 
     def add(self, token: Any, ref: str, parts: int) -> None:
         """Before ``token``'s request is sent: remember its ref until the response comes."""
@@ -70,7 +70,11 @@ class RefKeeper:
             response = ev.response
             message_id = getattr(response, "message_id", "") if response.command_status == 0 else ""
             if message_id:
-                put((message_id,), entry[0], entry[2], entry[1])
+                try:
+                    put((message_id,), entry[0], entry[2], entry[1])
+                except StoreError as exc:  # its receipt will come without the ref; the link goes on
+                    self._warn.log(logging.WARNING, "store-put", time.monotonic(), "%s not kept for its receipt: %s",
+                              message_id, exc)
         if self._waiters:
             with self._cond:
                 self._cond.notify_all()
@@ -125,7 +129,7 @@ class RefKeeper:
                 finally:
                     self._waiters -= 1
         except StoreError as exc:
-            return _without_ref(receipt, exc)
+            return self._without_ref(receipt, exc)
 
     async def lookup_async(self, receipt: DeliveryReceipt) -> DeliveryReceipt:
         """:meth:`lookup` on the event loop (for a store that does no I/O), whose own iterations
@@ -139,7 +143,12 @@ class RefKeeper:
             except StopIteration as done:
                 return self._attach(receipt, done.value)
         except StoreError as exc:
-            return _without_ref(receipt, exc)
+            return self._without_ref(receipt, exc)
+
+    def _without_ref(self, receipt: DeliveryReceipt, exc: StoreError) -> DeliveryReceipt:
+        self._warn.log(logging.WARNING, "store-get", time.monotonic(),
+                       "receipt for %s delivered without its ref: %s", receipt.message_id, exc)
+        return receipt
 
     def _attach(self, receipt: DeliveryReceipt, entry: Any) -> DeliveryReceipt:
         if entry is None:
@@ -147,12 +156,6 @@ class RefKeeper:
         if receipt.is_final:
             self.store.discard(receipt.message_id)  # no later receipt is expected for this id
         return dataclasses.replace(receipt, ref=entry.ref)
-
-
-def _without_ref(receipt: DeliveryReceipt, exc: StoreError) -> DeliveryReceipt:
-    _warn.log(logging.WARNING, "store", time.monotonic(), "receipt for %s delivered without its ref: %s",
-              receipt.message_id, exc)
-    return receipt
 
 
 _keepers: "weakref.WeakKeyDictionary[Any, RefKeeper]" = weakref.WeakKeyDictionary()

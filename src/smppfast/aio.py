@@ -186,6 +186,7 @@ class AsyncClient:
         #: Where ``message_id -> ref`` waits for the receipt (``submit(..., ref=...)``).
         self.store: Store = store if store is not None else MemoryStore()
         self._refs = keeper_for(self.store)  # shared with every client of this store
+        self._kept_refs: list[Any] = []  # responses settled in C whose requests carried a ref
         #: Names this bind in logs and metrics (a pool numbers its members).
         self.label = f"{host}:{port}"
         self.on_message = on_message
@@ -648,10 +649,11 @@ class AsyncClient:
         if events:
             # Successful responses set their futures here, in C; the rest is _handle_events'.
             refs = self._refs
-            kept_refs: list[Any] = []
+            kept_refs = self._kept_refs  # one list for the client's life, emptied after each buffer
             resolved = settle_asyncio(events, now, self.stats.latency, refs.pending, kept_refs)
             if kept_refs:  # before this buffer's receipts reach a callback
                 refs.settled(kept_refs)
+                kept_refs.clear()
             if resolved:
                 self.stats.responses[0] += resolved
                 if self._retries:  # a request sent again after a throttle may be among them
